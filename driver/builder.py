@@ -1,0 +1,263 @@
+"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, spec/driver-stack.md §2-3).
+
+The builder appends numpy arrays of instruction words (never a Python loop per word); a read
+records its position in the response queue of its type (omnibus data, JTAG data, loopback
+ticks), and its ticket decodes the container once the program has run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwlayer.regmap import instructions as isa
+
+from . import instructions as ins
+
+QUEUES = ("omnibus", "jtag", "loopback")
+
+
+class TicketError(RuntimeError):
+    """A ticket was read before its program ran (or the run did not deliver its data)."""
+
+
+class _Home:
+    """Where a builder's tickets find their program once `done()` made it."""
+
+    def __init__(self) -> None:
+        self.program: Program | None = None
+
+
+class Ticket:
+    """Access to the result of one read; `get()` after the program ran."""
+
+    def __init__(self, home: _Home, coord, container_type, queue: str, pos: int,
+                 count: int) -> None:
+        self._home = home
+        self.coordinate = coord
+        self.container_type = container_type
+        self.queue = queue
+        self.position = pos
+        self.count = count
+
+    def valid(self) -> bool:
+        prog = self._home.program
+        return (prog is not None and prog.result is not None
+                and len(prog.result.queue(self.queue)) >= self.position + self.count)
+
+    def get(self):
+        """The decoded container; TicketError if the program has not run yet."""
+        prog = self._home.program
+        if prog is None or prog.result is None:
+            raise TicketError(
+                f"ticket for {self.container_type.__name__} at {self.coordinate} is not valid: "
+                "its program has not run yet")
+        if not self.valid():
+            raise TicketError(f"ticket for {self.container_type.__name__} at {self.coordinate}"
+                              " is not valid: the run did not deliver its response data")
+        payloads = prog.result.queue(self.queue)[self.position:self.position + self.count]
+        return self.container_type.from_responses(self.coordinate, payloads)
+
+    def __repr__(self) -> str:
+        return (f"Ticket({self.container_type.__name__} at {self.coordinate}, "
+                f"{'valid' if self.valid() else 'not yet valid'})")
+
+
+@dataclass
+class RunResult:
+    """Responses of one run sorted into queues, plus timing."""
+
+    stream: ins.ResponseStream
+    start_cycle: int
+    end_cycle: int
+    _queues: dict = field(default_factory=dict)
+
+    def queue(self, name: str) -> np.ndarray:
+        if name not in self._queues:
+            kind = {"omnibus": "omnibus_data", "jtag": "jtag_data", "loopback": "loopback"}[name]
+            p = self.stream.of(kind)
+            if name == "loopback":
+                p = p[p == isa.LOOPBACK_TICK]  # the halt echo is not read data
+            self._queues[name] = p
+        return self._queues[name]
+
+    @property
+    def cycles(self) -> int:
+        """Modelled run time in FPGA cycles (125 MHz)."""
+        return self.end_cycle - self.start_cycle
+
+    @property
+    def chip_time_s(self) -> float:
+        return self.cycles / isa.FPGA_CLOCK_HZ
+
+
+@dataclass
+class Program:
+    """A finished program: its instruction words (without the halt) and tickets."""
+
+    words: np.ndarray
+    expected: dict[str, int]
+    tickets: list[Ticket]
+    result: RunResult | None = None
+
+    def __len__(self) -> int:
+        return int(self.words.size)
+
+    def tickets_valid(self) -> bool:
+        return self.result is not None and all(
+            len(self.result.queue(q)) == n for q, n in self.expected.items())
+
+
+class PlaybackProgramBuilder:
+    """Collects writes, reads, waits and spikes into one instruction program."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._chunks: list[np.ndarray] = []
+        self._size = 0
+        self._expected = dict.fromkeys(QUEUES, 0)
+        self._tickets: list[Ticket] = []
+        self._home = _Home()
+
+    def _append(self, words: np.ndarray) -> None:
+        if words.size:
+            self._chunks.append(words)
+            self._size += words.size
+
+    # -- the haldls-style interface ----------------------------------------------------------
+
+    def write(self, coord, container) -> None:
+        """Append the instructions writing `container` at `coord`."""
+        self._append(container.write_instructions(coord))
+
+    def read(self, coord, container_type=None) -> Ticket:
+        """Append the instructions reading `coord`; the ticket yields the container."""
+        if container_type is None:
+            from .containers import default_container
+
+            container_type = default_container(coord)
+        words, queue, count = container_type.read_instructions(coord)
+        self._append(words)
+        ticket = Ticket(self._home, coord, container_type, queue, self._expected[queue], count)
+        self._expected[queue] += count
+        self._tickets.append(ticket)
+        return ticket
+
+    def block_until(self, coord, condition) -> None:
+        """Block until `condition` holds (Timer.Value(n), Barrier.omnibus, polling)."""
+        self._append(condition.block_instructions(coord))
+
+    # -- bulk paths ------------------------------------------------------------------------
+
+    def write_omnibus(self, addresses, values, byte_enables=isa.OMNIBUS_BYTE_ENABLES_ALL) -> None:
+        """Write many raw omnibus words at once."""
+        self._append(ins.omnibus_write(addresses, values, byte_enables))
+
+    def read_omnibus(self, addresses) -> OmnibusTicket:
+        """Read many raw omnibus words at once; the ticket yields a uint32 array."""
+        a = np.atleast_1d(np.asarray(addresses))
+        self._append(ins.omnibus_read(a))
+        t = OmnibusTicket(self._home, a, "omnibus", self._expected["omnibus"], a.size)
+        self._expected["omnibus"] += a.size
+        self._tickets.append(t)
+        return t
+
+    def wait_until(self, cycles: int) -> None:
+        """Block until the timer reads `cycles` (shorthand for block_until(Timer.Value))."""
+        self._append(ins.wait_until(cycles))
+
+    def reset_timer(self) -> None:
+        """Zero the timer (shorthand for write(TimerOnDLS(), Timer()))."""
+        self._append(ins.encode("timing_setup"))
+
+    def spikes(self, times, labels) -> None:
+        """Send spike labels at times (FPGA cycles since the last timer reset).
+
+        Spikes are sorted by time; each distinct time gets one WaitUntil, and up to three
+        simultaneous labels share one SpikePack instruction (more spill into later cycles).
+        """
+        t = np.asarray(times)
+        lab = np.asarray(labels)
+        if t.shape != lab.shape or t.ndim != 1:
+            raise ValueError(f"spike times and labels must be 1-d and of equal length, got "
+                             f"shapes {t.shape} and {lab.shape}")
+        if t.size == 0:
+            return
+        if not (np.issubdtype(t.dtype, np.integer) and np.issubdtype(lab.dtype, np.integer)):
+            raise TypeError("spike times and labels must be integer arrays")
+        ins._check_range("spike time", t, 32)
+        ins._check_range("spike label", lab, isa.SPIKE_LABEL_BITS)
+        order = np.argsort(t, kind="stable")
+        t, lab = t[order].astype(np.int64), lab[order].astype(np.int64)
+        new_time = np.ones(t.size, dtype=bool)
+        new_time[1:] = t[1:] != t[:-1]
+        group_start = np.maximum.accumulate(np.where(new_time, np.arange(t.size), 0))
+        rank = np.arange(t.size) - group_start
+        new_pack = rank % isa.MAX_SPIKES_PER_PACK == 0
+        pack_id = np.cumsum(new_pack) - 1
+        n_packs = int(pack_id[-1]) + 1
+        sizes = np.bincount(pack_id, minlength=n_packs)
+        packed = np.zeros((n_packs, isa.MAX_SPIKES_PER_PACK), dtype=np.int64)
+        packed[pack_id, rank % isa.MAX_SPIKES_PER_PACK] = lab
+        pack_words = ins.spike_packs(packed, sizes)
+        first_pack_of_time = new_time[new_pack]
+        waits = ins.wait_until(t[new_time])
+        out = np.empty(n_packs + waits.size, dtype=np.uint64)
+        wait_pos = np.flatnonzero(first_pack_of_time) + np.arange(waits.size)
+        is_wait = np.zeros(out.size, dtype=bool)
+        is_wait[wait_pos] = True
+        out[is_wait] = waits
+        out[~is_wait] = pack_words
+        self._append(out)
+
+    # -- composition -------------------------------------------------------------------------
+
+    def merge_back(self, other: PlaybackProgramBuilder) -> None:
+        """Append `other`'s instructions; its tickets now refer to this builder's program."""
+        for t in other._tickets:
+            t.position += self._expected[t.queue]
+            t._home = self._home
+        for q in QUEUES:
+            self._expected[q] += other._expected[q]
+        self._tickets.extend(other._tickets)
+        self._chunks.extend(other._chunks)
+        self._size += other._size
+        other._reset()
+
+    def empty(self) -> bool:
+        return self._size == 0
+
+    def size_to_fpga(self) -> int:
+        return self._size
+
+    def size_from_fpga(self) -> int:
+        return sum(self._expected.values())
+
+    def is_write_only(self) -> bool:
+        return self.size_from_fpga() == 0
+
+    def done(self) -> Program:
+        """The finished program; the builder starts afresh."""
+        words = (np.concatenate(self._chunks) if self._chunks
+                 else np.zeros(0, dtype=np.uint64)).astype(np.uint64, copy=False)
+        program = Program(words, dict(self._expected), self._tickets)
+        self._home.program = program
+        self._reset()
+        return program
+
+
+class OmnibusTicket(Ticket):
+    """Ticket of a bulk raw read: `get()` returns the words as a uint32 array."""
+
+    def __init__(self, home: _Home, addresses: np.ndarray, queue: str, pos: int,
+                 count: int) -> None:
+        super().__init__(home, addresses, _RawWords, queue, pos, count)
+
+
+class _RawWords:
+    @staticmethod
+    def from_responses(coord, payloads: np.ndarray) -> np.ndarray:
+        return (payloads & np.uint64(0xFFFFFFFF)).astype(np.uint32)

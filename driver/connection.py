@@ -1,0 +1,118 @@
+"""Connections: where programs run. `EmulatorConnection` embeds the emulated chip in-process.
+
+The seam is the real one (spec/driver-stack.md §5.4): instruction words in, FPGA-to-host
+words out. `run()` appends the halt, executes, sorts the responses into the ticket queues and
+raises `PlaybackError` if the FPGA reported a failed access.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwlayer.emulator import Chip, ProgramError
+from hwlayer.regmap import instructions as isa
+
+from . import instructions as ins
+from .builder import Program, RunResult
+
+_HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
+
+
+class PlaybackError(RuntimeError):
+    """The FPGA reported a failed instruction, or a program could not run."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Timing of one run: modelled chip time and host wall-clock phases."""
+
+    start_cycle: int
+    end_cycle: int
+    execute_s: float
+    decode_s: float
+
+    @property
+    def cycles(self) -> int:
+        return self.end_cycle - self.start_cycle
+
+    @property
+    def chip_time_s(self) -> float:
+        return self.cycles / isa.FPGA_CLOCK_HZ
+
+
+def describe_failure(words: np.ndarray, index: int) -> str:
+    """Text for a timed-out instruction: its index and, for omnibus accesses, the address."""
+    if not 0 <= index < words.size:
+        return f"instruction {index}"
+    h, p = int(words[index] >> np.uint64(56)), int(words[index] & np.uint64((1 << 56) - 1))
+    if h == isa.TO["omnibus_address"]:
+        kind = "read of" if (p >> isa.OMNIBUS_IS_READ_BIT) & 1 else "write to"
+        return f"instruction {index} (omnibus {kind} address 0x{p & 0xFFFFFFFF:08x})"
+    return f"instruction {index} ({ins.describe_to_fpga(int(words[index]))})"
+
+
+class EmulatorConnection:
+    """An in-process emulated chip (`chip_id` int or "ideal"); state persists across runs."""
+
+    def __init__(self, chip_id: int | str = 0, *, seed: int | None = None) -> None:
+        self._chip = Chip(chip_id, seed=seed)
+        self._closed = False
+
+    @property
+    def chip_id(self) -> int | str:
+        return self._chip.chip_id
+
+    def get_unique_identifier(self) -> str:
+        return f"hxemu-chip-{self.chip_id}"
+
+    def __enter__(self) -> EmulatorConnection:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+
+    def execute_words(self, words: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Message-level run: to-FPGA words ending with the halt -> (responses, start, end)."""
+        if self._closed:
+            raise PlaybackError("the connection is closed")
+        try:
+            r = self._chip.execute(words)
+        except ProgramError as e:
+            raise PlaybackError(str(e)) from e
+        return r.responses, r.start_cycle, r.end_cycle
+
+    def run(self, program: Program) -> RunInfo:
+        """Run a program (the halt is appended); its tickets become valid."""
+        if not isinstance(program, Program):
+            raise TypeError(f"run() takes a Program from PlaybackProgramBuilder.done(), "
+                            f"got {type(program).__name__}")
+        words = np.concatenate([program.words, _HALT])
+        t0 = time.perf_counter()
+        responses, start, end = self.execute_words(words)
+        t1 = time.perf_counter()
+        return _attach(program, words, responses, start, end, t1 - t0, t0)
+
+
+def _attach(program: Program, words: np.ndarray, responses: np.ndarray, start: int, end: int,
+            execute_s: float, t0: float) -> RunInfo:
+    """Decode responses into the program's queues; raise on timeouts or missing data."""
+    stream = ins.decode_from_fpga(responses)
+    program.result = RunResult(stream, start, end)
+    timeouts = stream.of("timeout_notification")
+    if timeouts.size:
+        idx = (timeouts & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        more = f" (and {idx.size - 1} more)" if idx.size > 1 else ""
+        raise PlaybackError(
+            f"the FPGA sent a timeout notification for {describe_failure(words, int(idx[0]))}"
+            f"{more}: unmapped address, wrong access direction, chip in reset or a block that "
+            "never ended")
+    if not program.tickets_valid():
+        raise PlaybackError("Not all response data to the program valid: expected "
+                            f"{program.expected}")
+    return RunInfo(start, end, execute_s, time.perf_counter() - t0 - execute_s)
