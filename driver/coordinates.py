@@ -89,7 +89,7 @@ class Coordinate:
     """Base of all coordinates: range checks from the fields' metadata or the register dims."""
 
     REGISTER: ClassVar[str | None] = None
-    default_container: ClassVar[Any] = _DefaultContainer()
+    default_container = _DefaultContainer()  # not annotated: dataclass must not evaluate it
 
     @classmethod
     def _ranges(cls) -> dict[str, tuple[int, int]]:
@@ -144,18 +144,24 @@ def _coord(cls: type) -> type:
 
 # --- synapse array ---------------------------------------------------------------------------
 
+class _Quad:
+    """Mixin of coordinates with a `quad` field: the columns its four entries hold."""
+
+    quad: int
+
+    @property
+    def columns(self) -> tuple[int, ...]:
+        """The synapse/neuron columns of entries 0..3."""
+        return tuple(int(c) for c in QUAD_ENTRY_COLUMNS[self.quad])
+
+
 @_coord
-class _QuadCoordinate(Coordinate):
+class _QuadCoordinate(Coordinate, _Quad):
     hemisphere: int = dim()
     row: int = dim()
     quad: int = dim()
 
     REGISTER = "SynapseQuad"
-
-    @property
-    def columns(self) -> tuple[int, ...]:
-        """The synapse columns of entries 0..3."""
-        return tuple(int(c) for c in QUAD_ENTRY_COLUMNS[self.quad])
 
 
 @_coord
@@ -193,14 +199,14 @@ class CommonSynramConfigOnDLS(Coordinate):
 
 
 @_coord
-class ColumnCurrentQuadOnDLS(Coordinate):
+class ColumnCurrentQuadOnDLS(Coordinate, _Quad):
     REGISTER = "ColumnCurrentQuad"
     hemisphere: int = dim()
     quad: int = dim()
 
 
 @_coord
-class ColumnCorrelationQuadOnDLS(Coordinate):
+class ColumnCorrelationQuadOnDLS(Coordinate, _Quad):
     REGISTER = "ColumnCorrelationQuad"
     hemisphere: int = dim()
     quad: int = dim()
@@ -363,7 +369,7 @@ class NeuronConfigOnDLS(Coordinate):
 
 
 @_coord
-class NeuronResetQuadOnDLS(Coordinate):
+class NeuronResetQuadOnDLS(Coordinate, _Quad):
     REGISTER = "NeuronResetQuad"
     hemisphere: int = dim()
     quad: int = dim()
@@ -407,7 +413,7 @@ class CADCChannelConfigOnDLS(Coordinate):
 
 
 @_coord
-class CADCSampleQuadOnDLS(Coordinate):
+class CADCSampleQuadOnDLS(Coordinate, _Quad):
     """Four CADC samples; readout_type 0 = trigger_read (converts now), 1 = buffered."""
 
     REGISTER = "CADCSampleQuadTriggered"

@@ -38,7 +38,7 @@ def _check_range(name: str, v: np.ndarray, bits: int) -> np.ndarray:
 # --- to-FPGA encoders (all return uint64 arrays) ---------------------------------------------
 
 def encode(name: str, payload: int | np.ndarray = 0) -> np.ndarray:
-    """Words of instruction `name` (see hwlayer.regmap.instructions.TO) with the given payload(s)."""
+    """Words of instruction `name` (hwlayer.regmap.instructions.TO) with the given payload(s)."""
     try:
         ins = isa.TO_FPGA[isa.TO[name]]
     except KeyError:

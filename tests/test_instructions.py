@@ -43,8 +43,9 @@ def test_to_fpga_arrays_round_trip(msgs):
     headers = np.array([h for h, _ in msgs])
     payloads = np.array(
         [p & ((1 << isa.TO_FPGA[h].payload_bits) - 1) for h, p in msgs], dtype=np.uint64)
-    words = np.concatenate([ins.encode(isa.TO_FPGA[h].name, int(p)) if isa.TO_FPGA[h].payload_bits
-                            else ins.encode(isa.TO_FPGA[h].name) for h, p in zip(headers, payloads)])
+    words = np.concatenate([
+        ins.encode(isa.TO_FPGA[h].name, int(p)) if isa.TO_FPGA[h].payload_bits
+        else ins.encode(isa.TO_FPGA[h].name) for h, p in zip(headers, payloads)])
     assert [int(w) for w in words] == [_reference_word(int(h), int(p))
                                        for h, p in zip(headers, payloads)]
     h2, p2 = ins.decode_to_fpga(words)

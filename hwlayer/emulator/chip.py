@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,9 @@ class Chip:
         self._polling_slots = np.array(
             [smap.slot(a) for a in (R.POLLING_ADDRESS, R.POLLING_TARGET, R.POLLING_MASK,
                                     R.INSTRUCTION_TIMEOUT)], dtype=np.int64)
+        # the FPGA's device DNA identifies the setup: a fixed function of the chip id
+        dna = zlib.crc32(f"hxemu-fpga-{self.chip_id}".encode())
+        self.storage[smap.slot(R.DEVICE_DNA)] = dna
         self.fpga = np.zeros(ex.FPGA_STATE_SIZE, dtype=np.int64)
         self.fpga[ex.JTAG_IR] = ex.IR_IDCODE
 

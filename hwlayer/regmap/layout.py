@@ -1,4 +1,4 @@
-"""Declarative word layouts: named fields at bit positions, with the chip's inversions and permutations.
+"""Declarative word layouts: named fields at bit positions, with inversions and permutations.
 
 A `Layout` describes how the fields of one register ("container" in BSS-2 terms) sit in its
 32-bit omnibus words. It is the single source of truth for the emulator's storage (reset
@@ -163,7 +163,7 @@ class Layout:
         }
 
     def encode(self, values: Mapping[str, np.ndarray | int], n: int | None = None) -> np.ndarray:
-        """Encode field values (scalars or arrays of shape (n,) / (n, entries)) to words (n, n_words).
+        """Encode field values (scalars, or arrays (n,) / (n, entries)) to words (n, n_words).
 
         Missing fields take their defaults. Out-of-range values raise ValueError.
         """

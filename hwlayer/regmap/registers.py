@@ -46,6 +46,13 @@ NEURON_BACKEND_BASE = (0x001A_1000, 0x001A_9000)
 COMMON_NEURON_BACKEND_BASE = (0x001A_1800, 0x001A_9800)
 MADC_BASE = 0x000C_0000
 EXECUTOR_BASE = 0x8800_0000  # FPGA playback executor register file
+# executor registers the emulator's FPGA loop uses directly
+DEVICE_DNA = EXECUTOR_BASE + 0x3
+POLLING_ADDRESS = EXECUTOR_BASE + 0x6
+POLLING_TARGET = EXECUTOR_BASE + 0x7
+POLLING_MASK = EXECUTOR_BASE + 0x8
+INSTRUCTION_TIMEOUT = EXECUTOR_BASE + 0x9
+TIMER_READOUT = EXECUTOR_BASE + 0xC
 FPGA_OMNIBUS_MASK = 0x8000_0000  # bit 31 set: FPGA-local target
 
 SYNAPSE_ROWS = 256
@@ -242,27 +249,19 @@ def _registers() -> list[Register]:
     add(Register("MADCControl", L.MADC_CONTROL, (), lambda: _stack(np.int64(MADC_BASE + 3)),
                  access=WO, behaviour="madc_control"))
     add(Register("FPGADeviceDNA", L.FPGA_DEVICE_DNA, (),
-                 lambda: _stack(np.int64(EXECUTOR_BASE + 0x3)), access=RO))
+                 lambda: _stack(np.int64(DEVICE_DNA)), access=RO))
     add(Register("EventRecordingConfig", L.EVENT_RECORDING_CONFIG, (),
                  lambda: _stack(np.int64(EXECUTOR_BASE + 0x5))))
     add(Register("PollingOmnibusBlockConfig", L.POLLING_OMNIBUS_BLOCK_CONFIG, (),
-                 lambda: _span(np.int64(EXECUTOR_BASE + 0x6), 3)))
+                 lambda: _span(np.int64(POLLING_ADDRESS), 3)))
     add(Register("InstructionTimeoutConfig", L.INSTRUCTION_TIMEOUT_CONFIG, (),
-                 lambda: _stack(np.int64(EXECUTOR_BASE + 0x9))))
-    add(Register("Timer", L.TIMER_VALUE, (), lambda: _stack(np.int64(EXECUTOR_BASE + 0xC)),
+                 lambda: _stack(np.int64(INSTRUCTION_TIMEOUT))))
+    add(Register("Timer", L.TIMER_VALUE, (), lambda: _stack(np.int64(TIMER_READOUT)),
                  access=RO, behaviour="timer"))
     return r
 
 
 REGISTERS: dict[str, Register] = {reg.name: reg for reg in _registers()}
-
-# Executor register addresses the emulator's FPGA loop uses directly.
-POLLING_ADDRESS = EXECUTOR_BASE + 0x6
-POLLING_TARGET = EXECUTOR_BASE + 0x7
-POLLING_MASK = EXECUTOR_BASE + 0x8
-INSTRUCTION_TIMEOUT = EXECUTOR_BASE + 0x9
-TIMER_READOUT = EXECUTOR_BASE + 0xC
-
 
 def crossbar_node_enum(output: int, input: int) -> int:
     """Enum of the crossbar node (output, input) in halco's sparse grid; ValueError if absent."""
