@@ -43,12 +43,15 @@ class Ticket:
 
     def valid(self) -> bool:
         prog = self._home.program
-        return (prog is not None and prog.result is not None
+        return (prog is not None and prog.result is not None and prog.failure is None
                 and len(prog.result.queue(self.queue)) >= self.position + self.count)
 
     def get(self):
         """The decoded container; TicketError if the program has not run yet."""
         prog = self._home.program
+        if prog is not None and prog.failure is not None:
+            raise TicketError(f"ticket for {self.container_type.__name__} at {self.coordinate} "
+                              f"is not valid: its run failed ({prog.failure})")
         if prog is None or prog.result is None:
             raise TicketError(
                 f"ticket for {self.container_type.__name__} at {self.coordinate} is not valid: "
@@ -100,6 +103,7 @@ class Program:
     expected: dict[str, int]
     tickets: list[Ticket]
     result: RunResult | None = None
+    failure: str | None = None  # why the last run failed; its tickets are then invalid
 
     def __len__(self) -> int:
         return int(self.words.size)
@@ -217,6 +221,8 @@ class PlaybackProgramBuilder:
 
     def merge_back(self, other: PlaybackProgramBuilder) -> None:
         """Append `other`'s instructions; its tickets now refer to this builder's program."""
+        if other is self:
+            raise ValueError("cannot merge a builder into itself")
         for t in other._tickets:
             t.position += self._expected[t.queue]
             t._home = self._home

@@ -104,15 +104,18 @@ def _attach(program: Program, words: np.ndarray, responses: np.ndarray, start: i
     """Decode responses into the program's queues; raise on timeouts or missing data."""
     stream = ins.decode_from_fpga(responses)
     program.result = RunResult(stream, start, end)
+    program.failure = None
     timeouts = stream.of("timeout_notification")
     if timeouts.size:
         idx = (timeouts & np.uint64(0xFFFFFFFF)).astype(np.int64)
         more = f" (and {idx.size - 1} more)" if idx.size > 1 else ""
-        raise PlaybackError(
+        program.failure = (
             f"the FPGA sent a timeout notification for {describe_failure(words, int(idx[0]))}"
             f"{more}: unmapped address, wrong access direction, chip in reset or a block that "
             "never ended")
+        raise PlaybackError(program.failure)
     if not program.tickets_valid():
-        raise PlaybackError("Not all response data to the program valid: expected "
+        program.failure = f"not all response data valid: expected {program.expected}"
+        raise PlaybackError(f"Not all response data to the program valid: expected "
                             f"{program.expected}")
     return RunInfo(start, end, execute_s, time.perf_counter() - t0 - execute_s)

@@ -194,3 +194,23 @@ def test_spikes_bad_input():
         b.spikes(np.array([-1]), np.array([1]))
     with pytest.raises(TypeError):
         b.spikes(np.array([1.5]), np.array([1]))
+
+
+def test_tickets_of_a_failed_run_are_invalid(conn):
+    b = PlaybackProgramBuilder()
+    bad = b.read(OmnibusAddress(0x0000_1234))
+    good = b.read(CapMemCellOnDLS(block=0, column=0, row=0))
+    with pytest.raises(PlaybackError):
+        conn.run(b.done())
+    for t in (bad, good):
+        assert not t.valid()
+        with pytest.raises(TicketError, match="run failed"):
+            t.get()
+
+
+def test_merge_back_into_itself_is_refused():
+    b = PlaybackProgramBuilder()
+    b.write(TimerOnDLS(), Timer())
+    with pytest.raises(ValueError, match="itself"):
+        b.merge_back(b)
+    assert b.size_to_fpga() == 1

@@ -208,3 +208,20 @@ def test_chip_id_validation():
         Chip(-1)
     with pytest.raises(TypeError):
         Chip("best")
+
+
+def test_malformed_program_changes_nothing():
+    c = Chip(0)
+    words = np.concatenate([ins.omnibus_write([CAPMEM], [9]), ins.encode("omnibus_data", 1),
+                            HALT])
+    with pytest.raises(ProgramError, match="index 2 without a preceding"):
+        c.execute(words)
+    assert c.read_register(CAPMEM) == 0 and c.fpga[0] == 0
+
+
+def test_jtag_omnibus_reaches_only_the_chip():
+    j = isa.JTAG_INSTRUCTIONS
+    r = run(Chip(0), ins.encode("jtag_ins", j["OMNIBUS_ADDRESS"]),
+            ins.jtag_data(TIMER | 1 << 32, 33, False),
+            ins.encode("jtag_ins", j["OMNIBUS_REQUEST"]), ins.jtag_data(0, 3, False))
+    assert decoded(r)[0] == ["timeout_notification", "loopback"]

@@ -105,6 +105,20 @@ class Chip:
         if halts[0] != w.size - 1:
             raise ProgramError(f"{w.size - 1 - int(halts[0])} instruction(s) after the halt "
                                f"at index {int(halts[0])}")
+        h = headers.astype(np.int64)
+        is_write_address = (h == isa.TO["omnibus_address"]) & (
+            (w >> np.uint64(isa.OMNIBUS_IS_READ_BIT)) & np.uint64(1) == 0)
+        is_data = h == isa.TO["omnibus_data"]
+        followed = np.zeros_like(is_data)
+        followed[:-1] = is_data[1:]
+        if (is_write_address & ~followed).any():
+            i = int(np.argmax(is_write_address & ~followed))
+            raise ProgramError(f"omnibus write address at index {i} is not followed by data")
+        preceded = np.zeros_like(is_data)
+        preceded[1:] = is_write_address[:-1]
+        if (is_data & ~preceded).any():
+            i = int(np.argmax(is_data & ~preceded))
+            raise ProgramError(f"omnibus data at index {i} without a preceding write address")
         n_spikes = int(np.clip(headers.astype(np.int64) - (isa.TO["spike_pack_1"] - 1), 0,
                                None).sum())
         responses = np.empty(w.size + 1, dtype=np.uint64)

@@ -1,14 +1,16 @@
 """The FPGA playback executor: one numba loop over the whole instruction word array.
 
-Semantics (spec/driver-stack.md §1): every instruction takes one 125 MHz cycle; `Setup`
-zeroes the timer, `WaitUntil(t)` blocks until the timer reads t; `Barrier` returns at once
+Semantics (spec/driver-stack.md §1): every instruction takes one 125 MHz cycle, except
+`WaitUntil(t)`, which resumes exactly when the timer reads t (at once if it has passed);
+`Setup` zeroes the timer; `Barrier` returns at once
 (every channel of the emulator is idle between instructions); `PollingOmnibusBlock` compares
 the polled register with the executor's polling config and, if the condition cannot become
 true, times out after the instruction timeout. Omnibus reads answer `omnibus_from_fpga::Data`;
 a failed access (unmapped address, a read of a write-only or a write of a read-only register,
 a chip access while the chip reset is asserted) answers `TimeoutNotification` with the
 instruction index. Loopback ticks and the halt are echoed; spike packs are recorded with their
-time for the event fabric. JTAG implements IDCODE, BYPASS and the omnibus-over-JTAG registers.
+time for the event fabric. JTAG implements IDCODE, BYPASS and the omnibus-over-JTAG registers
+(chip addresses only).
 """
 
 from __future__ import annotations
@@ -144,7 +146,9 @@ def _jtag_shift(data, num_bits, storage, runs, fpga):
     elif ir == IR_OMNIBUS_REQUEST:
         a = fpga[JTAG_ADDRESS]
         addr = a & 0xFFFFFFFF
-        if (a >> 32) & 1:
+        if addr >= FPGA_MASK:  # JTAG reaches the chip only, not the FPGA's registers
+            ok = False
+        elif (a >> 32) & 1:
             ok, v = omnibus_read(addr, storage, runs, fpga)
             if ok:
                 fpga[JTAG_DATA] = v

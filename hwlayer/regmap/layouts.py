@@ -369,7 +369,8 @@ PPU_CONTROL_REGISTER = Layout(
 )
 
 PPU_STATUS_REGISTER = Layout(
-    "PPUStatusRegister", 1, (scalar("sleep", 0, 0),), "Read-only: the PPU sleeps (idle)."
+    "PPUStatusRegister", 1, (scalar("sleep", 0, 0),),
+    "hxemu layout: read-only, the PPU sleeps (idle)."
 )
 
 # --- MADC (hxemu layout) --------------------------------------------------------------------
@@ -381,11 +382,11 @@ MADC_CONFIG = Layout(
         scalar("enable", 0, 0),
         scalar("readout_source", 0, 2, 1),
         scalar("neuron", 0, 12, 4, maximum=511),
-        scalar("sample_period", 1, 15, 0, minimum=1, maximum=65535, default=12),
+        scalar("sample_period", 1, 15, 0, minimum=12, maximum=65535, default=12),
         scalar("number_of_samples", 2, 23, 0, default=1000),
     ),
     "hxemu layout: one-neuron MADC recording (neuron = AtomicNeuronOnDLS enum, period in "
-    "FPGA cycles).",
+    "FPGA cycles, at least 12: the MADC samples at most once per 12 clock cycles).",
 )
 
 MADC_CONTROL = Layout(
@@ -400,7 +401,8 @@ MADC_CONTROL = Layout(
 TIMER_VALUE = Layout("Timer", 1, (scalar("value", 0, 31, 0),), "Timer readout (FPGA cycles).")
 FPGA_DEVICE_DNA = Layout("FPGADeviceDNA", 1, (scalar("value", 0, 31, 0),))
 EVENT_RECORDING_CONFIG = Layout(
-    "EventRecordingConfig", 1, (scalar("enable_event_recording", 0, 0),)
+    "EventRecordingConfig", 1, (scalar("enable_event_recording", 0, 0),),
+    "hxemu layout: enables recording of events to the host.",
 )
 POLLING_OMNIBUS_BLOCK_CONFIG = Layout(
     "PollingOmnibusBlockConfig",
