@@ -194,28 +194,22 @@ class PlaybackProgramBuilder:
             raise TypeError("spike times and labels must be integer arrays")
         ins._check_range("spike time", t, 32)
         ins._check_range("spike label", lab, isa.SPIKE_LABEL_BITS)
-        order = np.argsort(t, kind="stable")
-        t, lab = t[order].astype(np.int64), lab[order].astype(np.int64)
-        new_time = np.ones(t.size, dtype=bool)
-        new_time[1:] = t[1:] != t[:-1]
-        group_start = np.maximum.accumulate(np.where(new_time, np.arange(t.size), 0))
-        rank = np.arange(t.size) - group_start
-        new_pack = rank % isa.MAX_SPIKES_PER_PACK == 0
-        pack_id = np.cumsum(new_pack) - 1
-        n_packs = int(pack_id[-1]) + 1
-        sizes = np.bincount(pack_id, minlength=n_packs)
-        packed = np.zeros((n_packs, isa.MAX_SPIKES_PER_PACK), dtype=np.int64)
-        packed[pack_id, rank % isa.MAX_SPIKES_PER_PACK] = lab
-        pack_words = ins.spike_packs(packed, sizes)
-        first_pack_of_time = new_time[new_pack]
-        waits = ins.wait_until(t[new_time])
-        out = np.empty(n_packs + waits.size, dtype=np.uint64)
-        wait_pos = np.flatnonzero(first_pack_of_time) + np.arange(waits.size)
-        is_wait = np.zeros(out.size, dtype=bool)
-        is_wait[wait_pos] = True
-        out[is_wait] = waits
-        out[~is_wait] = pack_words
-        self._append(out)
+        self._append(schedule_spikes(t, lab)[0])
+
+    def append_words(self, words: np.ndarray, responses: int = 0,
+                     queue: str = "omnibus") -> OmnibusTicket | None:
+        """Append prepared instruction words that produce `responses` answers of `queue`.
+
+        The bulk path of compilers (e.g. the MAC): the ticket yields the raw response words.
+        """
+        w = np.asarray(words, dtype=np.uint64)
+        self._append(w)
+        if not responses:
+            return None
+        t = OmnibusTicket(self._home, None, queue, self._expected[queue], responses)
+        self._expected[queue] += responses
+        self._tickets.append(t)
+        return t
 
     # -- composition -------------------------------------------------------------------------
 
@@ -253,6 +247,43 @@ class PlaybackProgramBuilder:
         self._home.program = program
         self._reset()
         return program
+
+
+def schedule_spikes(times: np.ndarray, labels: np.ndarray,
+                    groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """WaitUntil + SpikePack words for spikes, sorted by (group, time); and each word's group.
+
+    Each distinct (group, time) gets one WaitUntil(time); up to three labels of one time share
+    a pack. Groups keep their order (e.g. batch entries, each with its own timer reset).
+    """
+    t = np.asarray(times, dtype=np.int64)
+    lab = np.asarray(labels, dtype=np.int64)
+    g = np.zeros(t.size, dtype=np.int64) if groups is None else np.asarray(groups, np.int64)
+    if t.size == 0:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    order = np.lexsort((t, g))
+    t, lab, g = t[order], lab[order], g[order]
+    new_time = np.ones(t.size, dtype=bool)
+    new_time[1:] = (t[1:] != t[:-1]) | (g[1:] != g[:-1])
+    group_start = np.maximum.accumulate(np.where(new_time, np.arange(t.size), 0))
+    rank = np.arange(t.size) - group_start
+    new_pack = rank % isa.MAX_SPIKES_PER_PACK == 0
+    pack_id = np.cumsum(new_pack) - 1
+    n_packs = int(pack_id[-1]) + 1
+    sizes = np.bincount(pack_id, minlength=n_packs)
+    packed = np.zeros((n_packs, isa.MAX_SPIKES_PER_PACK), dtype=np.int64)
+    packed[pack_id, rank % isa.MAX_SPIKES_PER_PACK] = lab
+    pack_words = ins.spike_packs(packed, sizes)
+    waits = ins.wait_until(t[new_time])
+    out = np.empty(n_packs + waits.size, dtype=np.uint64)
+    is_wait = np.zeros(out.size, dtype=bool)
+    is_wait[np.flatnonzero(new_time[new_pack]) + np.arange(waits.size)] = True
+    out[is_wait] = waits
+    out[~is_wait] = pack_words
+    word_group = np.empty(out.size, dtype=np.int64)
+    word_group[is_wait] = g[new_time]
+    word_group[~is_wait] = g[new_pack]
+    return out, word_group
 
 
 class OmnibusTicket(Ticket):

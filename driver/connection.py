@@ -17,6 +17,7 @@ from hwlayer.regmap import instructions as isa
 
 from . import instructions as ins
 from .builder import Program, RunResult
+from .shadow import ConfigShadow
 
 _HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 
@@ -60,6 +61,7 @@ class EmulatorConnection:
     def __init__(self, chip_id: int | str = 0, *, seed: int | None = None) -> None:
         self._chip = Chip(chip_id, seed=seed)
         self._closed = False
+        self.shadow = ConfigShadow()  # what this connection has written to the chip
 
     @property
     def chip_id(self) -> int | str:
@@ -85,6 +87,7 @@ class EmulatorConnection:
             r = self._chip.execute(words)
         except ProgramError as e:
             raise PlaybackError(str(e)) from e
+        self.shadow.update(words)
         return r.responses, r.start_cycle, r.end_cycle
 
     def run(self, program: Program) -> RunInfo:

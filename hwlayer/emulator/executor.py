@@ -9,8 +9,14 @@ true, times out after the instruction timeout. Omnibus reads answer `omnibus_fro
 a failed access (unmapped address, a read of a write-only or a write of a read-only register,
 a chip access while the chip reset is asserted) answers `TimeoutNotification` with the
 instruction index. Loopback ticks and the halt are echoed; spike packs are recorded with their
-time for the event fabric. JTAG implements IDCODE, BYPASS and the omnibus-over-JTAG registers
-(chip addresses only).
+time and routed through the event fabric. JTAG implements IDCODE, BYPASS and the
+omnibus-over-JTAG registers (chip addresses only).
+
+Registers with a behaviour (CADC triggered reads, neuron resets, PADI events, PPU memory and
+control, MADC control) act on the analog core (`analog.py`). The numba loop never decodes
+register fields: a write to a register the model depends on marks its group dirty, and before
+the next analog action the loop returns NEED_CONFIG so that `chip.py` refreshes the model
+parameters and resumes at the same instruction.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import numpy as np
 from numba import njit
 
 from hwlayer.regmap import instructions as isa
+from hwlayer.regmap import ppu_program as ppu
+from hwlayer.regmap import registers as R
 
+from . import analog as A
 from .storage import ACCESS_RO, ACCESS_WO, BEHAVIOUR
 
 # fpga state vector indices
@@ -33,10 +42,14 @@ JTAG_DATA = 6
 SYSTIME_SYNCED = 7
 FPGA_STATE_SIZE = 8
 
-# abort codes (program errors found while executing)
+# counters entries (persist across re-entries of one program)
+C_RESPONSES, C_EVENTS, C_APPLIED, C_DIRTY, C_COUNT = range(5)
+
+# return codes
 OK = 0
 ERR_DATA_WITHOUT_ADDRESS = 1
 ERR_ADDRESS_WITHOUT_DATA = 2
+NEED_CONFIG = 3
 
 _H = {name: np.int64(h) for name, h in isa.TO.items()}
 H_JTAG_INIT = _H["jtag_init"]
@@ -67,6 +80,15 @@ IR_OMNIBUS_DATA = isa.JTAG_INSTRUCTIONS["OMNIBUS_DATA"]
 IR_OMNIBUS_REQUEST = isa.JTAG_INSTRUCTIONS["OMNIBUS_REQUEST"]
 IDCODE = np.int64(isa.JTAG_IDCODE)
 B_TIMER = BEHAVIOUR["timer"]
+B_CADC = BEHAVIOUR["cadc_trigger"]
+B_NEURON_RESET = BEHAVIOUR["neuron_reset"]
+B_PADI = BEHAVIOUR["padi_event"]
+B_PPU_MEMORY = BEHAVIOUR["ppu_memory"]
+B_PPU_CONTROL = BEHAVIOUR["ppu_control"]
+B_PPU_STATUS = BEHAVIOUR["ppu_status"]
+B_MADC = BEHAVIOUR["madc_control"]
+HEMI_SHIFT = 24  # bit of the hemisphere in addresses below the PPU subtree (0x02 / 0x03)
+PADI_BOTTOM = np.int64(R.PADI_BASE[1])
 FPGA_MASK = np.int64(0x8000_0000)
 SYSTIME_MASK = np.int64((1 << isa.SYSTIME_BITS) - 1)
 
@@ -86,37 +108,102 @@ def _lookup(addr, run_start, run_length):
 
 
 @njit(cache=True)
-def omnibus_read(addr, storage, runs, fpga):
-    """(ok, value) of a host read of `addr`."""
-    run_start, run_length, run_slot, run_access, run_behaviour, run_shift, run_mask = runs
-    if fpga[RESET_ASSERTED] and addr < FPGA_MASK:
-        return False, np.int64(0)
-    r = _lookup(addr, run_start, run_length)
-    if r < 0 or run_access[r] == ACCESS_WO:
-        return False, np.int64(0)
-    if run_behaviour[r] == B_TIMER:
-        return True, (fpga[NOW] - fpga[TIMER_BASE]) & 0xFFFFFFFF
-    slot = run_slot[r] + addr - np.int64(run_start[r])
-    return True, (np.int64(storage[slot]) >> run_shift[r]) & np.int64(run_mask[r])
+def _hemisphere(addr):
+    return (addr >> HEMI_SHIFT) - 2
 
 
 @njit(cache=True)
-def omnibus_write(addr, value, byte_enables, storage, runs, fpga):
-    """Host write of `value` to `addr` with byte enables; False on a failed access."""
-    run_start, run_length, run_slot, run_access, run_behaviour, run_shift, run_mask = runs
+def _find(addr, write, fpga, rs, rl, racc):
+    """The run of an accessible address, or -1 for a failed access."""
     if fpga[RESET_ASSERTED] and addr < FPGA_MASK:
-        return False
-    r = _lookup(addr, run_start, run_length)
-    if r < 0 or run_access[r] == ACCESS_RO:
-        return False
-    slot = run_slot[r] + addr - np.int64(run_start[r])
+        return -1
+    r = _lookup(addr, rs, rl)
+    if r < 0 or racc[r] == (ACCESS_RO if write else ACCESS_WO):
+        return -1
+    return r
+
+
+@njit(cache=True)
+def _read_behaviour(an, beh, addr, slot, storage, fpga):
+    """The side of a read that involves the analog core; returns a value or -1."""
+    if beh == B_PPU_STATUS:
+        return np.int64(A.ppu_sleeping(an, _hemisphere(addr)))
+    if beh == B_CADC:
+        # a triggered read converts the whole row; the buffered view keeps the result
+        h, ctype, quad = _hemisphere(addr), (addr >> 18) & 1, addr & 63
+        A.convert_row(an, h, ctype, fpga[NOW])
+        conv = an[27]
+        row_slot = slot - quad
+        for q in range(64):
+            w = np.int64(0)
+            for e in range(4):
+                w |= conv[h, ctype, ((q % 32) * 4 + e) * 2 + q // 32] << (8 * (3 - e))
+            storage[row_slot + q] = np.uint32(w)
+    return np.int64(-1)
+
+
+@njit(cache=True)
+def _write_behaviour(an, beh, addr, slot, new, storage, fpga):
+    now = fpga[NOW]
+    if beh == B_PPU_MEMORY:
+        h = _hemisphere(addr)
+        if slot == an[23][h] + ppu.STATUS_WORD:
+            A.ppu_command(an, h, new, now)
+    elif beh == B_PPU_CONTROL:
+        A.ppu_control(an, _hemisphere(addr), new, storage, now)
+    elif beh == B_NEURON_RESET:
+        A.reset_quad(an, _hemisphere(addr), addr & 63, now)
+    elif beh == B_PADI:
+        A.padi_event(an, 1 if addr >= PADI_BOTTOM else 0, new, now)
+    elif beh == B_MADC:
+        A.madc_control(an, new, now)
+
+
+@njit(cache=True)
+def omnibus_read(addr, storage, runs, fpga, an):
+    """(ok, value) of a host read of `addr`."""
+    rs, rl, rslot, racc, rbeh, rshift, rmask = (runs[0], runs[1], runs[2], runs[3], runs[4],
+                                                runs[5], runs[6])
+    r = _find(addr, False, fpga, rs, rl, racc)
+    if r < 0:
+        return False, np.int64(0)
+    slot = rslot[r] + addr - np.int64(rs[r])
+    beh = rbeh[r]
+    if beh == B_TIMER:
+        return True, (fpga[NOW] - fpga[TIMER_BASE]) & 0xFFFFFFFF
+    if beh != 0 and beh != B_PPU_MEMORY:
+        v = _read_behaviour(an, beh, addr, slot, storage, fpga)
+        if v >= 0:
+            return True, v
+    return True, (np.int64(storage[slot]) >> rshift[r]) & np.int64(rmask[r])
+
+
+@njit(cache=True)
+def _store(r, addr, value, byte_enables, storage, rs, rslot, rshift, rmask):
+    """Merge a write into storage (byte enables, view shift/mask); returns (slot, new word)."""
+    slot = rslot[r] + addr - np.int64(rs[r])
     bytemask = np.int64(0)
     for b in range(4):
         if (byte_enables >> b) & 1:
             bytemask |= np.int64(0xFF) << (8 * b)
-    m = (np.int64(run_mask[r]) & bytemask) << run_shift[r]
+    m = (np.int64(rmask[r]) & bytemask) << rshift[r]
     old = np.int64(storage[slot])
-    storage[slot] = np.uint32((old & ~m & 0xFFFFFFFF) | ((value << run_shift[r]) & m))
+    new = (old & ~m & 0xFFFFFFFF) | ((value << rshift[r]) & m)
+    storage[slot] = np.uint32(new)
+    return slot, new
+
+
+@njit(cache=True)
+def omnibus_write(addr, value, byte_enables, storage, runs, fpga, an, counters):
+    """Host write of `value` to `addr` with byte enables; False on a failed access."""
+    rs, rl, rslot, racc, rbeh, rshift, rmask, rgrp = runs
+    r = _find(addr, True, fpga, rs, rl, racc)
+    if r < 0:
+        return False
+    slot, new = _store(r, addr, value, byte_enables, storage, rs, rslot, rshift, rmask)
+    counters[C_DIRTY] |= rgrp[r]
+    if rbeh[r] != 0:
+        _write_behaviour(an, rbeh[r], addr, slot, new, storage, fpga)
     return True
 
 
@@ -127,7 +214,7 @@ def _emit(responses, n, header, payload):
 
 
 @njit(cache=True)
-def _jtag_shift(data, num_bits, storage, runs, fpga):
+def _jtag_shift(data, num_bits, storage, runs, fpga, an, counters):
     """Shift `num_bits` of data into the selected JTAG register; returns (out, ok)."""
     ir = fpga[JTAG_IR]
     mask = (np.int64(1) << num_bits) - 1
@@ -149,96 +236,155 @@ def _jtag_shift(data, num_bits, storage, runs, fpga):
         if addr >= FPGA_MASK:  # JTAG reaches the chip only, not the FPGA's registers
             ok = False
         elif (a >> 32) & 1:
-            ok, v = omnibus_read(addr, storage, runs, fpga)
+            ok, v = omnibus_read(addr, storage, runs, fpga, an)
             if ok:
                 fpga[JTAG_DATA] = v
         else:
-            ok = omnibus_write(addr, fpga[JTAG_DATA], np.int64(0xF), storage, runs, fpga)
+            ok = omnibus_write(addr, fpga[JTAG_DATA], np.int64(0xF), storage, runs, fpga, an,
+                               counters)
     return out, ok
 
 
 @njit(cache=True)
-def execute(words, storage, runs, fpga, reset_image, chip_slots, polling_slots,
-            responses, event_time, event_label):
-    """Run `words` up to and including the first halt (the caller checked there is one).
+def _chip_reset(storage, reset_image, chip_slots, an, counters):
+    for s in chip_slots:
+        storage[s] = reset_image[s]
+    counters[C_DIRTY] = -1  # everything
+    ppu_s, state = an[22], an[21]
+    for h in range(2):
+        ppu_s[h, A.PS_RUNNING] = 0
+        ppu_s[h, A.PS_CMD] = 0
+    state[A.ST_MADC_ACTIVE] = 0
+    A.update_due(an)
 
-    Returns (n_responses, n_events, error_code, error_index).
+
+@njit(cache=True)
+def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_slots,
+            responses, event_time, event_label, counters, an):
+    """Run `words` from index `start` up to and including the first halt.
+
+    Returns (code, index): OK at the halt, NEED_CONFIG at the instruction to resume from after
+    the model parameters were refreshed, or a program error code.
     """
-    n_resp = 0
-    n_ev = 0
-    i = 0
+    n_resp = counters[C_RESPONSES]
+    n_ev = counters[C_EVENTS]
+    state = an[21]
+    n_applied = counters[C_APPLIED]  # recorded events already applied to the membranes
+    rs, rl, rslot, racc, rbeh, rshift, rmask, rgrp = runs
+    i = start
     n = words.size
+    code = OK
     while i < n:
         w = words[i]
         h = np.int64(w >> np.uint64(56))
         p = np.int64(w & np.uint64(0x00FFFFFFFFFFFFFF))
+        now = fpga[NOW]
+        # events are applied lazily, in bulk, right before anything observes or changes the
+        # analog state; parameters are refreshed before the model acts after a config write
+        due = now >= state[A.ST_DUE]
+        acts = due or h >= H_SPIKE_PACK_1 or h == H_POLLING or h == H_JTAG_DATA
+        if h == H_OMNIBUS_ADDRESS and not acts:
+            r = _lookup(p & 0xFFFFFFFF, rs, rl)
+            acts = r >= 0 and rbeh[r] != 0 and rbeh[r] != B_TIMER
+        if n_applied < n_ev and (acts and h < H_SPIKE_PACK_1 or h == H_RESET
+                                 or h == H_LOOPBACK and p == 0 or counters[C_DIRTY] != 0):
+            A.flush_events(an, event_time, event_label, n_applied, n_ev)
+            n_applied = n_ev
+        if counters[C_DIRTY] != 0 and acts:
+            code = NEED_CONFIG
+            break
+        if due:
+            A.settle(an, storage, now)
         if h == H_OMNIBUS_ADDRESS:
             addr = p & 0xFFFFFFFF
             be = (p >> 32) & 0xF
-            if (p >> 36) & 1:
-                ok, v = omnibus_read(addr, storage, runs, fpga)
-                if ok:
+            is_read = (p >> 36) & 1
+            r = _find(addr, not is_read, fpga, rs, rl, racc)
+            if is_read:
+                if r < 0:
+                    n_resp = _emit(responses, n_resp, R_TIMEOUT, i)
+                elif rbeh[r] == 0 or rbeh[r] == B_PPU_MEMORY:
+                    slot = rslot[r] + addr - np.int64(rs[r])
+                    v = (np.int64(storage[slot]) >> rshift[r]) & np.int64(rmask[r])
                     n_resp = _emit(responses, n_resp, R_OMNIBUS, v)
                 else:
-                    n_resp = _emit(responses, n_resp, R_TIMEOUT, i)
+                    ok, v = omnibus_read(addr, storage, runs, fpga, an)
+                    n_resp = _emit(responses, n_resp, R_OMNIBUS, v)
             else:
                 if i + 1 >= n or np.int64(words[i + 1] >> np.uint64(56)) != H_OMNIBUS_DATA:
-                    return n_resp, n_ev, ERR_ADDRESS_WITHOUT_DATA, i
+                    code = ERR_ADDRESS_WITHOUT_DATA
+                    break
                 i += 1
                 fpga[NOW] += 1
                 v = np.int64(words[i] & np.uint64(0xFFFFFFFF))
-                if not omnibus_write(addr, v, be, storage, runs, fpga):
+                if r < 0:
                     n_resp = _emit(responses, n_resp, R_TIMEOUT, i - 1)
+                else:
+                    slot, new = _store(r, addr, v, be, storage, rs, rslot, rshift, rmask)
+                    counters[C_DIRTY] |= rgrp[r]
+                    if rbeh[r] != 0:
+                        _write_behaviour(an, rbeh[r], addr, slot, new, storage, fpga)
             fpga[NOW] += 1
         elif h >= H_SPIKE_PACK_1:
             k = h - H_SPIKE_PACK_1 + 1
             if not fpga[RESET_ASSERTED]:
                 for j in range(k):
-                    event_time[n_ev] = fpga[NOW]
-                    event_label[n_ev] = (p >> (16 * (k - 1 - j))) & 0xFFFF
+                    label = (p >> (16 * (k - 1 - j))) & 0xFFFF
+                    event_time[n_ev] = now
+                    event_label[n_ev] = label
                     n_ev += 1
             fpga[NOW] += 1
         elif h == H_WAIT_UNTIL:
             t = fpga[TIMER_BASE] + p
-            if t > fpga[NOW]:
+            if t > now:
                 fpga[NOW] = t
         elif h == H_SETUP:
-            fpga[TIMER_BASE] = fpga[NOW]
+            fpga[TIMER_BASE] = now
             fpga[NOW] += 1
         elif h == H_LOOPBACK:
             n_resp = _emit(responses, n_resp, R_LOOPBACK, p)
             fpga[NOW] += 1
             if p == 0:
-                return n_resp, n_ev, OK, i
+                i += 1
+                break
         elif h == H_OMNIBUS_DATA:
-            return n_resp, n_ev, ERR_DATA_WITHOUT_ADDRESS, i
+            code = ERR_DATA_WITHOUT_ADDRESS
+            break
         elif h == H_BARRIER:
             fpga[NOW] += 1
         elif h == H_POLLING:
-            ok, v = omnibus_read(np.int64(storage[polling_slots[0]]), storage, runs, fpga)
-            target = np.int64(storage[polling_slots[1]])
-            mask = np.int64(storage[polling_slots[2]])
-            met = ok and (((v & mask) == target) == (p == 1))
-            if met:
-                fpga[NOW] += 1
-            else:
-                fpga[NOW] += np.int64(storage[polling_slots[3]])
+            # block until the condition holds; time-driven work (a PPU finishing) may make it
+            # hold later, anything else never will: then the instruction times out
+            deadline = now + np.int64(storage[polling_slots[3]])
+            while True:
+                ok, v = omnibus_read(np.int64(storage[polling_slots[0]]), storage, runs, fpga,
+                                     an)
+                target = np.int64(storage[polling_slots[1]])
+                mask = np.int64(storage[polling_slots[2]])
+                if ok and (((v & mask) == target) == (p == 1)):
+                    fpga[NOW] += 1
+                    break
+                if ok and state[A.ST_DUE] <= deadline:
+                    fpga[NOW] = max(fpga[NOW], state[A.ST_DUE])
+                    A.settle(an, storage, fpga[NOW])
+                    continue
+                fpga[NOW] = deadline
                 n_resp = _emit(responses, n_resp, R_TIMEOUT, i)
+                break
         elif h == H_RESET:
             if p and not fpga[RESET_ASSERTED]:
-                for s in chip_slots:
-                    storage[s] = reset_image[s]
+                _chip_reset(storage, reset_image, chip_slots, an, counters)
             fpga[RESET_ASSERTED] = p
             fpga[NOW] += 1
         elif h == H_SYSTIME_INIT:
             if p:
                 fpga[SYSTIME_SYNCED] = 1
-                n_resp = _emit(responses, n_resp, R_SYSTIME, fpga[NOW] & SYSTIME_MASK)
+                n_resp = _emit(responses, n_resp, R_SYSTIME, now & SYSTIME_MASK)
             fpga[NOW] += 1
         elif h == H_JTAG_DATA:
             data = p & ((np.int64(1) << 33) - 1)
             num_bits = min(max((p >> 40) & 0xFF, 1), 33)
-            out, ok = _jtag_shift(data, num_bits, storage, runs, fpga)
+            out, ok = _jtag_shift(data, num_bits, storage, runs, fpga, an, counters)
             if not ok:
                 n_resp = _emit(responses, n_resp, R_TIMEOUT, i)
             elif (p >> 48) & 1:
@@ -254,4 +400,10 @@ def execute(words, storage, runs, fpga, reset_image, chip_slots, polling_slots,
             fpga[JTAG_SCALER] = p
             fpga[NOW] += 1
         i += 1
-    return n_resp, n_ev, OK, i
+    if code != NEED_CONFIG and n_applied < n_ev:
+        A.flush_events(an, event_time, event_label, n_applied, n_ev)
+        n_applied = n_ev
+    counters[C_RESPONSES] = n_resp
+    counters[C_EVENTS] = n_ev
+    counters[C_APPLIED] = n_applied
+    return code, i

@@ -23,6 +23,23 @@ BEHAVIOURS = ("none", "timer", "cadc_trigger", "neuron_reset", "padi_event", "pp
               "ppu_control", "ppu_status", "madc_control")
 BEHAVIOUR = {name: i for i, name in enumerate(BEHAVIOURS)}
 
+# model groups: a write to a register of a group makes the analog model re-derive what
+# depends on it before its next action (configuration.py)
+G_SYNAPSE, G_ROUTING, G_NEURON, G_CAPMEM, G_CADC, G_MADC = (1 << i for i in range(6))
+ALL_GROUPS = G_SYNAPSE | G_ROUTING | G_NEURON | G_CAPMEM | G_CADC | G_MADC
+GROUP_OF_REGISTER = {
+    "SynapseQuad": G_SYNAPSE, "SynapseWeightQuad": G_SYNAPSE, "SynapseLabelQuad": G_SYNAPSE,
+    "SynapseCorrelationCalibQuad": G_SYNAPSE, "ColumnCurrentQuad": G_SYNAPSE,
+    "SynapseDriverConfig": G_ROUTING, "CommonPADIBusConfig": G_ROUTING,
+    "CommonSTPConfig": G_ROUTING, "CrossbarNode": G_ROUTING,
+    "NeuronConfig": G_NEURON, "NeuronBackendConfig": G_NEURON,
+    "CommonNeuronBackendConfig": G_NEURON,
+    "CapMemCell": G_CAPMEM, "CapMemBlockConfig": G_CAPMEM,
+    "CADCConfig": G_CADC, "CADCChannelConfig": G_CADC, "ColumnCorrelationQuad": G_CADC,
+    "CADCDebugLineConfig": G_CADC,
+    "MADCConfig": G_MADC,
+}
+
 
 @dataclass(frozen=True)
 class StorageMap:
@@ -35,6 +52,7 @@ class StorageMap:
     run_behaviour: np.ndarray  # int64 BEHAVIOUR code
     run_shift: np.ndarray  # int64 view shift
     run_mask: np.ndarray  # uint32 view mask
+    run_group: np.ndarray  # int64 model group bits a write dirties
     reset_image: np.ndarray  # uint32 storage contents after reset
     slot_of: dict  # register name -> (count, n_words) slots, for the models
 
@@ -49,7 +67,7 @@ class StorageMap:
 @cache
 def storage_map() -> StorageMap:
     """Build (once) the storage map of all registers."""
-    addr, slot, acc, beh, shift, mask = [], [], [], [], [], []
+    addr, slot, acc, beh, shift, mask, grp = [], [], [], [], [], [], []
     reset = []
     slot_of = {}
     n_slots = 0
@@ -71,6 +89,7 @@ def storage_map() -> StorageMap:
         beh.append(np.full(a.size, BEHAVIOUR[reg.behaviour or "none"]))
         shift.append(np.zeros(a.size, dtype=np.int64))
         mask.append(np.full(a.size, 0xFFFFFFFF, dtype=np.int64))
+        grp.append(np.full(a.size, GROUP_OF_REGISTER.get(reg.name, 0), dtype=np.int64))
     all_addr = np.concatenate(addr)
     all_slot = np.concatenate(slot)
     order = np.argsort(all_addr)
@@ -90,11 +109,12 @@ def storage_map() -> StorageMap:
         beh.append(np.full(a.size, BEHAVIOUR[reg.behaviour or "none"]))
         shift.append(np.full(a.size, reg.view.shift, dtype=np.int64))
         mask.append(np.full(a.size, reg.view.mask, dtype=np.int64))
+        grp.append(np.full(a.size, GROUP_OF_REGISTER.get(reg.name, 0), dtype=np.int64))
         slot_of[reg.name] = sorted_slot[pos].reshape(-1, reg.layout.n_words)
     addr_all = np.concatenate(addr)
     order = np.argsort(addr_all, kind="stable")
-    cols = [np.concatenate(c)[order] for c in (addr, slot, acc, beh, shift, mask)]
-    a, s, ac, be, sh, ma = cols
+    cols = [np.concatenate(c)[order] for c in (addr, slot, acc, beh, shift, mask, grp)]
+    a, s, ac, be, sh, ma, gr = cols
     if (np.diff(a) == 0).any():
         dup = a[1:][np.diff(a) == 0][0]
         raise AssertionError(f"address 0x{dup:08x} is mapped twice")
@@ -102,7 +122,7 @@ def storage_map() -> StorageMap:
     brk = np.ones(a.size, dtype=bool)
     brk[1:] = (
         (np.diff(a) != 1) | (np.diff(s) != 1) | (ac[1:] != ac[:-1]) | (be[1:] != be[:-1])
-        | (sh[1:] != sh[:-1]) | (ma[1:] != ma[:-1])
+        | (sh[1:] != sh[:-1]) | (ma[1:] != ma[:-1]) | (gr[1:] != gr[:-1])
     )
     starts = np.flatnonzero(brk)
     lengths = np.diff(np.append(starts, a.size))
@@ -114,6 +134,7 @@ def storage_map() -> StorageMap:
         run_behaviour=be[starts].astype(np.int64),
         run_shift=sh[starts].astype(np.int64),
         run_mask=ma[starts].astype(np.uint32),
+        run_group=gr[starts].astype(np.int64),
         reset_image=np.concatenate(reset).astype(np.uint32),
         slot_of=slot_of,
     )

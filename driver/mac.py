@@ -1,0 +1,269 @@
+"""The MAC compiler (grenade `compute::MAC`): a weight matrix and a batch of activations become
+one instruction program; its PPU results become int8 outputs.
+
+Tiling (spec/hardware.md §2.11): inputs in chunks of 128 (synapse drivers), outputs in chunks
+of 256 (neurons); tiles alternate between the hemispheres, and a top/bottom pair runs at once.
+Per pair the compiler writes only the fields a multiplication owns, read-modify-write from the
+connection's configuration shadow: crossbar nodes and PADI SPL1 enables, synapse weights and
+labels, driver row modes / receiver / compare mask, column current switches, the PPU reset
+mask. Per batch entry it schedules grenade's sequence (§2.9.2): PPU baseline_read, PPU
+reset_neurons, the events (§2.9.1: sweeps in descending driver order, repeated num_sends times,
+`wait_between_events` apart, hemispheres paired and aligned to the read), PPU read, and the
+read-out of both result vectors. Partial sums of input chunks are added on the host with int8
+saturation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwlayer.regmap import REGISTERS
+from hwlayer.regmap import instructions as isa
+from hwlayer.regmap import ppu_program as ppu
+from hwlayer.regmap import registers as R
+
+from . import instructions as ins
+from .builder import PlaybackProgramBuilder, schedule_spikes
+
+WEIGHT_MAX = 63
+ACTIVATION_MAX = 31
+ROWS = 128  # inputs per tile (synapse drivers of a hemisphere)
+COLUMNS = 256  # outputs per tile (neurons of a hemisphere)
+PPU_COMMAND_CYCLES = 6  # grenade: per PPU command, for both PPUs (status read + write)
+WAIT_BEFORE_REALTIME = 125
+WAIT_AFTER_REALTIME = 125
+HEMISPHERE_LABEL_BIT = 13
+
+
+def spike_label(hemisphere, driver, activation) -> np.ndarray:
+    """grenade's MAC label: h << 13 | (d % 4) << 14 | (d / 4) << 6 | (32 - a)."""
+    d = np.asarray(driver)
+    return (np.asarray(hemisphere) << HEMISPHERE_LABEL_BIT) | ((d % 4) << 14) | (
+        (d // 4) << 6) | (32 - np.asarray(activation))
+
+
+def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer)
+                               or np.issubdtype(a.dtype, np.floating)):
+        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all() or (a != np.round(a)).any():
+            raise OverflowError(f"{name} must be integer-valued in {lo}..{hi}")
+    if a.size and (a.min() < lo or a.max() > hi):
+        bad = a[(a < lo) | (a > hi)].ravel()[0]
+        raise OverflowError(f"{name} value {bad} is out of range {lo}..{hi}")
+    return a.astype(np.int64)
+
+
+class MAC:
+    """Multiply activations (batch, inputs) with `weights` (inputs, outputs) on the chip."""
+
+    def __init__(self, weights, num_sends: int = 1, wait_between_events: int = 5) -> None:
+        w = _check_integral("weights", weights, -WEIGHT_MAX, WEIGHT_MAX)
+        if w.ndim != 2 or 0 in w.shape:
+            raise RuntimeError(f"weights must be a non-empty 2-d (inputs, outputs) array, got "
+                               f"shape {tuple(w.shape)}")
+        if isinstance(num_sends, bool) or not isinstance(num_sends, int | np.integer) \
+                or num_sends < 1:
+            raise ValueError(f"num_sends must be an int >= 1, got {num_sends!r}")
+        if isinstance(wait_between_events, bool) or not isinstance(
+                wait_between_events, int | np.integer) or not 1 <= wait_between_events < 2**20:
+            raise ValueError(f"wait_between_events must be an int in 1..2**20-1 FPGA cycles, "
+                             f"got {wait_between_events!r}")
+        self.weights = w
+        self.num_sends = int(num_sends)
+        self.wait_between_events = int(wait_between_events)
+        self.chip_time_s = 0.0
+        n_in, n_out = w.shape
+        self.tiles = [(i, o) for o in range(0, n_out, COLUMNS) for i in range(0, n_in, ROWS)]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weights.shape
+
+    def run(self, activations, connection) -> np.ndarray:
+        """int8 outputs (batch, outputs) of one program on `connection`."""
+        x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
+        if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
+            raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
+                               f"shape {tuple(self.weights.shape)}: need (batch, "
+                               f"{self.weights.shape[0]})")
+        batch = x.shape[0]
+        n_out = self.weights.shape[1]
+        out = np.zeros((batch, n_out), dtype=np.int64)
+        if batch == 0:
+            return out.astype(np.int8)
+        builder = PlaybackProgramBuilder()
+        reads = []
+        for k in range(0, len(self.tiles), 2):
+            pair = self.tiles[k:k + 2]
+            self._configure(builder, pair, connection)
+            reads.append((pair, self._schedule(builder, pair, x)))
+        program = builder.done()
+        info = connection.run(program)
+        self.chip_time_s = info.chip_time_s
+        for pair, ticket in reads:
+            words = ticket.get().reshape(batch, len(pair), 64)
+            for h, (_, o0) in enumerate(pair):
+                res = _vector_to_columns(words[:, h])
+                width = min(COLUMNS, n_out - o0)
+                out[:, o0:o0 + width] += res[:, :width]
+        return np.clip(out, -128, 127).astype(np.int8)
+
+    # -- configuration of a tile pair ---------------------------------------------------------
+
+    def _configure(self, b: PlaybackProgramBuilder, pair, connection) -> None:
+        shadow = connection.shadow
+        n_in, n_out = self.weights.shape
+        used_in = np.zeros((2, ROWS), dtype=bool)
+        used_out = np.zeros((2, COLUMNS), dtype=bool)
+        weights = np.zeros((2, 2 * ROWS, COLUMNS), dtype=np.int64)
+        for h, (i0, o0) in enumerate(pair):
+            w = self.weights[i0:i0 + ROWS, o0:o0 + COLUMNS]
+            used_in[h, :w.shape[0]] = True
+            used_out[h, :w.shape[1]] = True
+            weights[h, 1:2 * w.shape[0]:2, :w.shape[1]] = np.maximum(w, 0)  # top: excitatory
+            weights[h, 0:2 * w.shape[0]:2, :w.shape[1]] = np.maximum(-w, 0)  # bottom: inh.
+        # synapse weights and labels through the 1-word views (calibration bits untouched)
+        for name, values in (("SynapseWeightQuad", weights), ("SynapseLabelQuad", None)):
+            reg = REGISTERS[name]
+            h, row, q = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(256),
+                                                        np.arange(64), indexing="ij"))
+            cols = ((q % 32) * 4)[:, None] * 2 + np.arange(4)[None, :] * 2 + (q // 32)[:, None]
+            field = reg.layout.fields[0].name
+            vals = values[h[:, None], row[:, None], cols] if values is not None else 0
+            b.write_omnibus(reg.addresses(hemisphere=h, row=row, quad=q).ravel(),
+                            reg.layout.encode({field: vals}, n=h.size).ravel())
+        # synapse drivers: read-modify-write of the owned fields
+        reg = REGISTERS["SynapseDriverConfig"]
+        h, d = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(ROWS), indexing="ij"))
+        addr = reg.addresses(hemisphere=h, driver=d)
+        fields = reg.layout.decode(shadow.get(addr))
+        on = used_in[h, d]
+        fields["row_address_compare_mask"] = np.full(h.size, 0b11111)
+        fields["row_mode_top"] = np.where(on, 1, 0)  # excitatory
+        fields["row_mode_bottom"] = np.where(on, 2, 0)  # inhibitory
+        fields["enable_address_out"] = np.zeros(h.size, dtype=np.int64)
+        fields["enable_receiver"] = on.astype(np.int64)
+        b.write_omnibus(addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
+        # column current switches (rmw: debug switches kept)
+        reg = REGISTERS["ColumnCurrentQuad"]
+        h, q = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(64), indexing="ij"))
+        addr = reg.addresses(hemisphere=h, quad=q)
+        fields = reg.layout.decode(shadow.get(addr))
+        cols = ((q % 32) * 4)[:, None] * 2 + np.arange(4)[None, :] * 2 + (q // 32)[:, None]
+        on = used_out[h[:, None], cols].astype(np.int64)
+        fields["enable_synaptic_current_excitatory"] = on
+        fields["enable_synaptic_current_inhibitory"] = on
+        b.write_omnibus(addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
+        # crossbar: L2 input 8+i -> PADI bus i of hemisphere h, hemisphere selected by bit 13
+        reg = REGISTERS["CrossbarNode"]
+        nodes = np.arange(24, 60)
+        fields = reg.layout.decode(shadow.get(reg.addresses(node=nodes)))
+        i, out = (nodes - 24) // 9, (nodes - 24) % 9
+        hh = out // 4
+        route = (out < 8) & (i == out % 4) & (i < np.minimum(used_in.sum(1), 4)[
+            np.minimum(hh, 1)])
+        fields["mask"] = np.where(route, 1 << HEMISPHERE_LABEL_BIT, 0)
+        fields["target"] = np.where(route, hh << HEMISPHERE_LABEL_BIT, 1)
+        fields["enable_drop_counter"] = np.where(route, 1, fields["enable_drop_counter"])
+        b.write_omnibus(reg.addresses(node=nodes).ravel(),
+                        reg.layout.encode(fields, n=nodes.size).ravel())
+        # PADI buses: SPL1 enables (rmw)
+        reg = REGISTERS["CommonPADIBusConfig"]
+        addr = reg.addresses(hemisphere=np.arange(2))
+        fields = reg.layout.decode(shadow.get(addr))
+        n_bus = np.minimum(used_in.sum(1), 4)
+        fields["enable_spl1"] = (np.arange(4)[None, :] < n_bus[:, None]).astype(np.int64)
+        b.write_omnibus(addr.ravel(), reg.layout.encode(fields, n=2).ravel())
+        # PPU: reset mask (byte 1 for the used columns) and make sure the program runs
+        mask = np.zeros((2, 64), dtype=np.int64)
+        q = np.arange(64)
+        for e in range(4):
+            cols = ((q % 32) * 4 + e) * 2 + q // 32
+            mask |= used_out[:, cols].astype(np.int64) << (8 * (3 - e))
+        base = R.PPU_MEMORY_BASE + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE
+        b.write_omnibus((base + ppu.RESET_MASK_WORD + q).ravel(), mask.ravel())
+        ctrl = REGISTERS["PPUControlRegister"]
+        b.write_omnibus(ctrl.addresses(ppu=np.arange(2)).ravel(), [1, 1])
+
+    # -- the batch -----------------------------------------------------------------------------
+
+    def _schedule(self, b: PlaybackProgramBuilder, pair, x: np.ndarray):
+        """Per batch entry the grenade sequence; returns the ticket of all result reads."""
+        batch = x.shape[0]
+        W, ns = self.wait_between_events, self.num_sends
+        act = np.zeros((batch, 2, ROWS), dtype=np.int64)
+        for h, (i0, _) in enumerate(pair):
+            chunk = x[:, i0:i0 + ROWS]
+            act[:, h, :chunk.shape[1]] = chunk
+        counts = (act > 0).sum(axis=2)  # (batch, 2)
+        n_max = counts.max(axis=1)
+        # events: hemisphere h of entry b has counts[b,h] labels L (ascending driver); event
+        # n = s * C + j (s < ns, j < C) sits at T_b - n W with T_b = N_b W ns
+        bi, hi, di = np.nonzero(act > 0)
+        C = counts[bi, hi]
+        start = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]])
+        j = np.arange(bi.size) - start[bi * 2 + hi]
+        labels = spike_label(hi, di, act[bi, hi, di])
+        rep = np.repeat(np.arange(bi.size), ns)
+        s = np.tile(np.arange(ns), bi.size)
+        n = s * C[rep] + j[rep]
+        T = n_max * W * ns
+        t_event = T[bi[rep]] - n * W  # relative to the realtime start
+        ev_entry = bi[rep]
+        ev_label = labels[rep]
+        # the fixed schedule of one entry (FPGA cycles after the entry's timer reset)
+        t_reset = PPU_COMMAND_CYCLES + ppu.HOST_WAIT["baseline_read"]
+        t_rt = t_reset + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["reset_neurons"] \
+            + WAIT_BEFORE_REALTIME
+        t_read = t_rt + T + 1 + WAIT_AFTER_REALTIME
+        t_fetch = t_read + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["read"]
+        status = R.PPU_MEMORY_BASE + ppu.STATUS_WORD + np.arange(2) * R.HEMISPHERE_STRIDE
+
+        def command(value):
+            return ins.omnibus_write(status, [value, value])
+
+        pre = np.concatenate([ins.encode("timing_setup"), command(ppu.STATUS["baseline_read"])])
+        reset_cmd = command(ppu.STATUS["reset_neurons"])
+        read_cmd = command(ppu.STATUS["read"])
+        result = (R.PPU_MEMORY_BASE + ppu.CADC_RESULT_WORD + np.arange(64)[None, :]
+                  + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE)[:len(pair)].ravel()
+        fetch = ins.omnibus_read(result)
+        # spike words of all entries, grouped per entry
+        spike_words, word_entry = schedule_spikes(t_rt + t_event, ev_label, ev_entry)
+        n_spike_words = np.bincount(word_entry, minlength=batch)
+        head = np.concatenate([pre, ins.wait_until(t_reset), reset_cmd])
+        fixed_tail = 2 + read_cmd.size + fetch.size  # WaitUntil, read cmd, WaitUntil, reads
+        sizes = head.size + n_spike_words + fixed_tail
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        words = np.empty(int(sizes.sum()), dtype=np.uint64)
+        # head (identical for every entry)
+        words[(offsets[:, None] + np.arange(head.size)).ravel()] = np.tile(head, batch)
+        # spikes
+        rank = np.arange(spike_words.size) - np.concatenate(
+            [[0], np.cumsum(n_spike_words)[:-1]])[word_entry]
+        words[offsets[word_entry] + head.size + rank] = spike_words
+        # tail: WaitUntil(t_read), read command, WaitUntil(t_fetch), result reads
+        tail0 = offsets + head.size + n_spike_words
+        words[tail0] = ins.wait_until(t_read)
+        words[(tail0[:, None] + 1 + np.arange(read_cmd.size)).ravel()] = np.tile(read_cmd, batch)
+        k = tail0 + 1 + read_cmd.size
+        words[k] = ins.wait_until(t_fetch)
+        words[(k[:, None] + 1 + np.arange(fetch.size)).ravel()] = np.tile(fetch, batch)
+        return b.append_words(words, responses=batch * fetch.size)
+
+
+def _vector_to_columns(words: np.ndarray) -> np.ndarray:
+    """PPU result vector words (..., 64) -> int8 values per column (..., 256)."""
+    w = words.astype(np.int64)
+    out = np.empty(w.shape[:-1] + (256,), dtype=np.int64)
+    q = np.arange(64)
+    for e in range(4):
+        byte = (w >> (8 * (3 - e))) & 0xFF
+        out[..., ((q % 32) * 4 + e) * 2 + q // 32] = np.where(byte >= 128, byte - 256, byte)
+    return out
+
+
+__all__ = ["MAC", "spike_label", "isa"]

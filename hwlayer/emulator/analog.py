@@ -1,0 +1,673 @@
+"""The analog HAGEN core in numba: events -> pulses -> synaptic charge -> membrane -> CADC.
+
+State is advanced lazily: a hemisphere's membranes are brought to time t only when something
+happens there (an event, a reset, a conversion, an MADC sample). Between such moments every
+membrane follows dV/dt = -lambda (V - V_inf) exactly (one exp per neuron and distinct time
+step, cached for equally spaced events). Events add `pulse * K[h, msb, driver, column]`, the
+per-driver effective weight row that `configuration.py` derives from the registers. The ideal
+chip runs an exact integer path instead: S += activation * Kint, read = 128 + S // 500.
+
+All arrays travel in one tuple, the bundle `an` (see `BUNDLE`); `chip.py` builds it.
+Equations and parameter meanings: docs/analog-model.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hwlayer.regmap import ppu_program as ppu
+
+BUNDLE = ("V", "S", "hold", "hemi_s", "hemi_f", "neuron_f", "neuron_i", "r_cache", "xbar",
+          "padi", "driver_f", "driver_i", "K", "Kint", "Wrow", "Wrow_int", "labels",
+          "channel_f", "channel_i", "quad_f", "noise", "state", "ppu_s", "ppu_slot0", "madc",
+          "madc_t", "madc_v", "conv", "routes", "flags")
+
+# neuron_f columns
+(NF_V_RESET, NF_V_INF, NF_LAMBDA, NF_V_HI, NF_V_LO, NF_SIGMA, NF_V_SYNIN_EXC, NF_V_SYNIN_INH,
+ NF_V_ADAPT, NF_COUNT) = range(10)
+# neuron_i columns; readout sources as in NeuronConfig.readout_source, plus floating
+NI_READOUT, NI_REFRACTORY, NI_RESET_OK, NI_COUNT = range(4)
+READOUT_MEMBRANE, READOUT_EXC, READOUT_INH, READOUT_ADAPT, READOUT_FLOATING = range(5)
+# driver_f / driver_i columns
+DF_ACT_OFFSET, DF_PULSE_SCALE, DF_EXTENSION, DF_COUNT = range(4)
+DI_RECEIVER, DI_MASK, DI_ADDRESS_OUT, DI_HAGEN, DI_COUNT = range(5)
+# channel_i columns and modes
+CI_MODE, CI_DIGITAL_OFFSET, CI_COUNT = range(3)
+CHANNEL_FLOATING, CHANNEL_NEURON, CHANNEL_DEBUG = range(3)
+# quad_f, hemi_f (configuration) and hemi_s (state) columns
+QF_V0, QF_SLOPE, QF_COUNT = range(3)
+HF_DEBUG_V, HF_CADC_ENABLE, HF_COUNT = range(3)
+HS_T, HS_DT_CACHE, HS_HOLD_ACTIVE, HS_COUNT = range(4)
+# state (int64) entries
+(ST_NOISE_INDEX, ST_IDEAL, ST_DUE, ST_MADC_ACTIVE, ST_MADC_NEXT, ST_MADC_REMAINING,
+ ST_MADC_COUNT, ST_MADC_OVERFLOW, ST_COUNT) = range(9)
+# madc config entries (from MADCConfig)
+MC_ENABLE, MC_NEURON, MC_SOURCE, MC_PERIOD, MC_SAMPLES, MC_COUNT = range(6)
+# ppu_s columns
+PS_RUNNING, PS_CMD, PS_PHASE, PS_NEXT, PS_COUNT = range(5)
+NEVER = np.int64(2**62)
+
+SATURATION_KNEE = 40.0  # CapMem LSB between the linear range and the rail
+CADC_NONLINEAR_START = 180.0  # CADC LSB where the ramp starts to bend
+CADC_NONLINEAR_SCALE = 4.0
+IDEAL_DIVISOR = 500  # ideal chip: read = 128 + floor(S / 500)
+IDEAL_REST = 128
+IDEAL_V_REST = 339.0  # ideal chip: membrane voltage (CapMem LSB) at rest, for the MADC
+IDEAL_V_PER_UNIT = 0.0035  # ideal chip: CapMem LSB per activation x weight
+DEBUG_NOISE = 0.3  # CapMem LSB noise of a conversion of the debug line
+FLOATING = 1e9  # an undriven comparator input: the ramp never crosses it
+
+S_IDLE = ppu.STATUS["idle"]
+S_RESET = ppu.STATUS["reset_neurons"]
+S_BASELINE = ppu.STATUS["baseline_read"]
+S_READ = ppu.STATUS["read"]
+S_STOP = ppu.STATUS["stop"]
+
+
+# --- membranes ----------------------------------------------------------------------------------
+
+# Hot loops index 1-d slices with range(256): provably non-negative indices let LLVM drop
+# numba's negative-index wraparound and vectorise.
+
+@njit(cache=True, fastmath=True, inline="always")
+def _decay(x):
+    """exp(-x) for x >= 0; a cubic below 0.01 (error < 5e-10), vectorisable."""
+    if x < 0.01:
+        return 1.0 - x * (1.0 - x * (0.5 - x / 6.0))
+    return np.exp(-x)
+
+
+@njit(cache=True, fastmath=True)
+def _decay_factors(r_cache, neuron_f, base, dt):
+    r = r_cache[base:base + 256]
+    lam = neuron_f[NF_LAMBDA, base:base + 256]
+    for c in range(256):
+        r[c] = _decay(lam[c] * dt)
+
+
+@njit(cache=True, fastmath=True)
+def _relax(V, neuron_f, r_cache, base):
+    v = V[base:base + 256]
+    v_inf = neuron_f[NF_V_INF, base:base + 256]
+    r = r_cache[base:base + 256]
+    for c in range(256):
+        v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c]
+
+
+@njit(cache=True, fastmath=True)
+def _add_row(V, K, h, b, d, base, p):
+    v = V[base:base + 256]
+    k = K[h, b, d]
+    for c in range(256):
+        v[c] += p * k[c]
+
+
+@njit(cache=True)
+def _add_row_exact(S, hold, Kint, h, b, d, base, a, t):
+    s = S[base:base + 256]
+    held = hold[base:base + 256]
+    k = Kint[h, b, d]
+    for c in range(256):
+        if held[c] <= t:
+            s[c] += a * k[c]
+
+
+@njit(cache=True)
+def _advance_held(V, hold, hemi_s, neuron_f, h, t0, t):
+    """Advance through refractory holds: per neuron from the end of its hold."""
+    still = False
+    for n in range(h * 256, h * 256 + 256):
+        if hold[n] > t0:
+            V[n] = neuron_f[NF_V_RESET, n]
+        if hold[n] >= t:
+            still = True
+            continue
+        start = max(t0, hold[n])
+        v_inf = neuron_f[NF_V_INF, n]
+        V[n] = v_inf + (V[n] - v_inf) * _decay(neuron_f[NF_LAMBDA, n] * (t - start))
+    hemi_s[h, HS_HOLD_ACTIVE] = 1.0 if still else 0.0
+    hemi_s[h, HS_DT_CACHE] = -1.0
+
+
+@njit(cache=True)
+def _advance(V, hold, hemi_s, neuron_f, r_cache, ideal, h, t):
+    """Bring the membranes of hemisphere h to time t (t never decreases)."""
+    t0 = hemi_s[h, HS_T]
+    dt = t - t0
+    if dt <= 0:
+        return
+    hemi_s[h, HS_T] = t
+    if ideal:
+        return
+    if hemi_s[h, HS_HOLD_ACTIVE] != 0.0:
+        _advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
+        return
+    if hemi_s[h, HS_DT_CACHE] != dt:
+        _decay_factors(r_cache, neuron_f, h * 256, dt)
+        hemi_s[h, HS_DT_CACHE] = dt
+    _relax(V, neuron_f, r_cache, h * 256)
+
+
+@njit(cache=True)
+def advance(an, h, t):
+    _advance(an[0], an[2], an[3], an[5], an[7], an[21][ST_IDEAL] != 0, h, t)
+
+
+@njit(cache=True)
+def reset_neuron(V, S, hold, hemi_s, neuron_f, neuron_i, n, t):
+    """Pull neuron n to its reset potential and hold it there for the refractory time."""
+    if neuron_i[NI_RESET_OK, n] == 0:
+        return
+    V[n] = neuron_f[NF_V_RESET, n]
+    S[n] = 0
+    hold[n] = t + neuron_i[NI_REFRACTORY, n]
+    hemi_s[n // 256, HS_HOLD_ACTIVE] = 1.0
+
+
+@njit(cache=True)
+def reset_quad(an, h, q, t):
+    """NeuronResetQuad: the 4 neurons of quad column q of hemisphere h."""
+    advance(an, h, t)
+    for e in range(4):
+        reset_neuron(an[0], an[1], an[2], an[3], an[5], an[6],
+                     h * 256 + ((q % 32) * 4 + e) * 2 + q // 32, t)
+
+
+# --- events ------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _deliver(V, S, hold, driver_f, driver_i, K, Kint, Wrow, Wrow_int, labels, ideal, h, d,
+             addr, t):
+    """One event reaches driver d of hemisphere h with 6-bit address `addr`."""
+    gd = h * 128 + d
+    base = h * 256
+    hagen = driver_i[DI_HAGEN, gd] != 0
+    forward_all = driver_i[DI_ADDRESS_OUT, gd] != 0
+    b = (addr >> 5) & 1
+    if ideal:
+        a_int = (32 - (addr & 0x1F)) if hagen else 32
+        if not forward_all:
+            _add_row_exact(S, hold, Kint, h, b, d, base, a_int, t)
+        else:
+            for row in (2 * d, 2 * d + 1):
+                for c in range(256):
+                    if labels[h, row, c] == addr and hold[base + c] <= t:
+                        S[base + c] += a_int * Wrow_int[h, row, c]
+        return
+    if hagen:
+        a = (32 - (addr & 0x1F)) - driver_f[DF_ACT_OFFSET, gd]
+        if a < 0.0:
+            a = 0.0
+    else:
+        a = 32.0
+    p = (a + driver_f[DF_EXTENSION, gd]) * driver_f[DF_PULSE_SCALE, gd]
+    if p <= 0.0:
+        return
+    if not forward_all:
+        _add_row(V, K, h, b, d, base, p)
+    else:
+        for row in (2 * d, 2 * d + 1):
+            for c in range(256):
+                if labels[h, row, c] == addr:
+                    V[base + c] += p * Wrow[h, row, c]
+
+
+@njit(cache=True)
+def _to_drivers(V, S, hold, hemi_s, neuron_f, r_cache, driver_f, driver_i, routes, K, Kint,
+                Wrow, Wrow_int, labels, ideal, h, bus, row_select, addr, t):
+    """Deliver to the drivers of PADI bus `bus` that accept `row_select` (routes[h, bus, rs]:
+    bit j set = driver bus + 4 j has its receiver on and matches under its compare mask)."""
+    bits = routes[h, bus, row_select]
+    if bits == 0:
+        return
+    _advance(V, hold, hemi_s, neuron_f, r_cache, ideal, h, t)
+    j = 0
+    while bits:
+        if bits & 1:
+            _deliver(V, S, hold, driver_f, driver_i, K, Kint, Wrow, Wrow_int, labels, ideal,
+                     h, bus + 4 * j, addr, t)
+        bits >>= 1
+        j += 1
+
+
+@njit(cache=True)
+def route_event(V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i, routes,
+                K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
+    """An FPGA spike label through crossbar, PADI bus and row-select to the synapse drivers.
+
+    Takes the arrays explicitly (not the bundle): it runs once per event.
+    """
+    spl1 = (label >> 14) & 0x3
+    neuron_label = label & 0x3FFF
+    for out in range(8):
+        node = 24 + 9 * spl1 + out
+        if (neuron_label & xbar[node, 0]) != xbar[node, 1]:
+            continue
+        h = out // 4
+        bus = out % 4
+        if padi[h, bus] == 0:
+            continue
+        _to_drivers(V, S, hold, hemi_s, neuron_f, r_cache, driver_f, driver_i, routes, K, Kint,
+                    Wrow, Wrow_int, labels, ideal, h, bus, (label >> 6) & 0x1F, label & 0x3F, t)
+
+
+@njit(cache=True, fastmath=True)
+def _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i, routes,
+                  K, ev_t, ev_l, start, end):
+    """Apply recorded events [start, end) to the membranes; the hot loop of the analog chip.
+
+    Drivers with address forwarding (non-HAGEN use) take the general path (`_deliver`).
+    """
+    for i in range(start, end):
+        label = ev_l[i]
+        t = ev_t[i]
+        spl1 = (label >> 14) & 0x3
+        neuron_label = label & 0x3FFF
+        row_select = (label >> 6) & 0x1F
+        addr = label & 0x3F
+        b = (addr >> 5) & 1
+        for out in range(8):
+            node = 24 + 9 * spl1 + out
+            if (neuron_label & xbar[node, 0]) != xbar[node, 1]:
+                continue
+            h = out // 4
+            bus = out % 4
+            if padi[h, bus] == 0:
+                continue
+            bits = routes[h, bus, row_select]
+            if bits == 0:
+                continue
+            base = h * 256
+            # advance the hemisphere to t
+            dt = t - hemi_s[h, HS_T]
+            if dt > 0:
+                t0 = hemi_s[h, HS_T]
+                hemi_s[h, HS_T] = t
+                if hemi_s[h, HS_HOLD_ACTIVE] != 0.0:
+                    _advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
+                else:
+                    if hemi_s[h, HS_DT_CACHE] != dt:
+                        _decay_factors(r_cache, neuron_f, base, dt)
+                        hemi_s[h, HS_DT_CACHE] = dt
+                    v = V[base:base + 256]
+                    v_inf = neuron_f[NF_V_INF, base:base + 256]
+                    r = r_cache[base:base + 256]
+                    for c in range(256):
+                        v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c]
+            j = 0
+            while bits:
+                if bits & 1:
+                    d = bus + 4 * j
+                    gd = h * 128 + d
+                    a = (32 - (addr & 0x1F)) - driver_f[DF_ACT_OFFSET, gd]
+                    if a < 0.0:
+                        a = 0.0
+                    p = (a + driver_f[DF_EXTENSION, gd]) * driver_f[DF_PULSE_SCALE, gd]
+                    if p > 0.0:
+                        v = V[base:base + 256]
+                        k = K[h, b, d]
+                        for c in range(256):
+                            v[c] += p * k[c]
+                bits >>= 1
+                j += 1
+
+
+@njit(cache=True)
+def _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l, start, end):
+    """Apply recorded events [start, end) exactly (the ideal chip)."""
+    for i in range(start, end):
+        label = ev_l[i]
+        t = ev_t[i]
+        spl1 = (label >> 14) & 0x3
+        neuron_label = label & 0x3FFF
+        row_select = (label >> 6) & 0x1F
+        addr = label & 0x3F
+        b = (addr >> 5) & 1
+        for out in range(8):
+            node = 24 + 9 * spl1 + out
+            if (neuron_label & xbar[node, 0]) != xbar[node, 1]:
+                continue
+            h = out // 4
+            bus = out % 4
+            if padi[h, bus] == 0:
+                continue
+            bits = routes[h, bus, row_select]
+            if t > hemi_s[h, HS_T]:
+                hemi_s[h, HS_T] = t
+            j = 0
+            while bits:
+                if bits & 1:
+                    d = bus + 4 * j
+                    _add_row_exact(S, hold, Kint, h, b, d, h * 256, 32 - (addr & 0x1F), t)
+                bits >>= 1
+                j += 1
+
+
+@njit(cache=True)
+def flush_events(an, ev_t, ev_l, start, end):
+    """Apply the recorded but not yet applied events [start, end) in time order.
+
+    The fast paths assume every receiving driver is in hagen mode without address forwarding
+    (flags[0] == 0, derived from the registers); otherwise each event takes the general path.
+    """
+    V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi = (an[0], an[1], an[2], an[3], an[5],
+                                                          an[7], an[8], an[9])
+    driver_f, driver_i, K, Kint, routes = an[10], an[11], an[12], an[13], an[28]
+    ideal = an[21][ST_IDEAL] != 0
+    if an[29][0] != 0:
+        for i in range(start, end):
+            route_event(V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i,
+                        routes, K, Kint, an[14], an[15], an[16], ideal, ev_l[i], ev_t[i])
+    elif ideal:
+        _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l, start,
+                     end)
+    else:
+        _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i,
+                      routes, K, ev_t, ev_l, start, end)
+
+
+@njit(cache=True)
+def padi_event(an, h, word, t):
+    """A PADIEvent register write: an on-chip event on the selected buses of hemisphere h."""
+    ideal = an[21][ST_IDEAL] != 0
+    for bus in range(4):
+        if (word >> bus) & 1:
+            _to_drivers(an[0], an[1], an[2], an[3], an[5], an[7], an[10], an[11], an[28],
+                        an[12], an[13], an[14], an[15], an[16], ideal, h, bus,
+                        (word >> 22) & 0x1F, (word >> 16) & 0x3F, t)
+
+
+# --- readout -----------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def saturate(v, lo, hi):
+    """Soft rails: linear inside [lo + knee, hi - knee], compressive beyond."""
+    top = hi - SATURATION_KNEE
+    if v > top:
+        return top + SATURATION_KNEE * np.tanh((v - top) / SATURATION_KNEE)
+    bottom = lo + SATURATION_KNEE
+    if v < bottom:
+        return bottom - SATURATION_KNEE * np.tanh((bottom - v) / SATURATION_KNEE)
+    return v
+
+
+@njit(cache=True, inline="always")
+def neuron_voltage(V, S, neuron_f, ideal, n, source):
+    """The voltage (CapMem LSB) the neuron presents for a readout source."""
+    if source == READOUT_FLOATING:
+        return FLOATING
+    if ideal:
+        if source == READOUT_MEMBRANE:
+            return IDEAL_V_REST + S[n] * IDEAL_V_PER_UNIT
+        return IDEAL_V_REST
+    if source == READOUT_MEMBRANE:
+        return saturate(V[n], neuron_f[NF_V_LO, n], neuron_f[NF_V_HI, n])
+    if source == READOUT_EXC:
+        return neuron_f[NF_V_SYNIN_EXC, n]
+    if source == READOUT_INH:
+        return neuron_f[NF_V_SYNIN_INH, n]
+    return neuron_f[NF_V_ADAPT, n]
+
+
+@njit(cache=True)
+def next_noise(an):
+    noise, state = an[20], an[21]
+    i = state[ST_NOISE_INDEX]
+    if i >= noise.size:
+        i = 0  # the pool is sized for the program; reuse only as a last resort
+    state[ST_NOISE_INDEX] = i + 1
+    return noise[i]
+
+
+@njit(cache=True)
+def _convert(V, S, hemi_f, neuron_f, neuron_i, channel_f, channel_i, quad_f, noise, state,
+             out, ideal, h, ctype):
+    """The ramp conversion of the 256 channels of one type of hemisphere h into out[256]."""
+    enabled = hemi_f[h, HF_CADC_ENABLE] != 0.0
+    for c in range(256):
+        ch = h * 512 + ctype * 256 + c
+        n = h * 256 + c
+        mode = channel_i[CI_MODE, ch]
+        source = neuron_i[NI_READOUT, n]
+        if not enabled:
+            out[c] = 0
+            continue
+        if mode == CHANNEL_FLOATING or (mode == CHANNEL_NEURON and source == READOUT_FLOATING):
+            raw = 255
+        elif ideal:
+            if mode == CHANNEL_NEURON and source == READOUT_MEMBRANE:
+                raw = IDEAL_REST + S[n] // IDEAL_DIVISOR  # exact floor
+            else:
+                raw = IDEAL_REST
+        else:
+            if mode == CHANNEL_NEURON:
+                v = neuron_voltage(V, S, neuron_f, False, n, source)
+                sigma = neuron_f[NF_SIGMA, n]
+            else:
+                v = hemi_f[h, HF_DEBUG_V]
+                sigma = DEBUG_NOISE
+            if v >= FLOATING:
+                raw = 255
+            else:
+                i = state[ST_NOISE_INDEX]
+                if i >= noise.size:
+                    i = 0  # the pool is sized for the program; reuse only as a last resort
+                state[ST_NOISE_INDEX] = i + 1
+                q = 2 * h + c // 128
+                lin = ((v + sigma * noise[i] - quad_f[q, QF_V0]) * quad_f[q, QF_SLOPE]
+                       + channel_f[0, ch])
+                if lin > CADC_NONLINEAR_START:
+                    x = (lin - CADC_NONLINEAR_START) / 75.0
+                    lin -= CADC_NONLINEAR_SCALE * x * x
+                raw = np.int64(np.floor(min(max(lin, -1e6), 1e6)))
+        raw += channel_i[CI_DIGITAL_OFFSET, ch]
+        out[c] = min(max(raw, 0), 255)
+
+
+@njit(cache=True)
+def convert_row(an, h, ctype, t):
+    """One CADC ramp conversion of the 256 channels of one type; results in an.conv[h, type]."""
+    advance(an, h, t)
+    _convert(an[0], an[1], an[4], an[5], an[6], an[17], an[18], an[19], an[20], an[21],
+             an[27][h, ctype], an[21][ST_IDEAL] != 0, h, ctype)
+
+
+# --- PPU: the HAGEN base program as a command protocol -------------------------------------------
+
+@njit(cache=True)
+def _vector_column(q, e):
+    return ((q % 32) * 4 + e) * 2 + q // 32
+
+
+@njit(cache=True)
+def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h, t):
+    """Reset every column of hemisphere h whose mask byte (vector layout) is > 0 (signed)."""
+    any_reset = False
+    for q in range(64):
+        word = np.int64(storage[mask_slot + q])
+        if word == 0:
+            continue
+        for e in range(4):
+            byte = (word >> (8 * (3 - e))) & 0xFF
+            if 0 < byte < 128:
+                n = h * 256 + ((q % 32) * 4 + e) * 2 + q // 32
+                if neuron_i[NI_RESET_OK, n]:
+                    V[n] = neuron_f[NF_V_RESET, n]
+                    S[n] = 0
+                    hold[n] = t + neuron_i[NI_REFRACTORY, n]
+                    any_reset = True
+    if any_reset:
+        hemi_s[h, HS_HOLD_ACTIVE] = 1.0
+
+
+@njit(cache=True)
+def _ppu_reset(an, h, storage, t):
+    """reset_neurons: reset every column whose byte in neuron_reset_mask is > 0 (signed)."""
+    advance(an, h, t)
+    _reset_masked(an[0], an[1], an[2], an[3], an[5], an[6], storage,
+                  an[23][h] + ppu.RESET_MASK_WORD, h, t)
+
+
+@njit(cache=True)
+def _ppu_convert(an, h, storage, t, baseline):
+    """Read the causal CADC row; store it as baseline or as the saturating difference to it."""
+    base, conv = an[23][h], an[27]
+    convert_row(an, h, 0, t)
+    for q in range(64):
+        w = np.int64(0)
+        b_word = np.int64(storage[base + ppu.CADC_BASELINE_WORD + q])
+        for e in range(4):
+            raw = conv[h, 0, _vector_column(q, e)]
+            if baseline:
+                value = raw - 128  # uint8_to_int8
+            else:
+                b = (b_word >> (8 * (3 - e))) & 0xFF
+                b = b - 256 if b >= 128 else b
+                value = min(max((raw - 128) - b, -128), 127)  # fxvsubbfs
+            w |= (value & 0xFF) << (8 * (3 - e))
+        dst = ppu.CADC_BASELINE_WORD if baseline else ppu.CADC_RESULT_WORD
+        storage[base + dst + q] = np.uint32(w)
+
+
+@njit(cache=True)
+def _ppu_action(an, h, storage, t):
+    """Perform the due phase of PPU h's current command at time t."""
+    ppu_s = an[22]
+    cmd, phase = ppu_s[h, PS_CMD], ppu_s[h, PS_PHASE]
+    done = False
+    if cmd == S_RESET:
+        if phase == 0:
+            _ppu_reset(an, h, storage, t)
+            ppu_s[h, PS_NEXT] = t + ppu.RESET_DURATION
+        else:
+            done = True
+    elif cmd == S_BASELINE:
+        if phase == 0:
+            _ppu_reset(an, h, storage, t)
+            ppu_s[h, PS_NEXT] = t + ppu.RESET_DURATION + ppu.BASELINE_SLEEP
+        elif phase == 1:
+            _ppu_convert(an, h, storage, t, True)
+            ppu_s[h, PS_NEXT] = t + ppu.CONVERSION_DURATION
+        else:
+            done = True
+    elif cmd == S_READ:
+        if phase == 0:
+            _ppu_convert(an, h, storage, t, False)
+            ppu_s[h, PS_NEXT] = t + ppu.CONVERSION_DURATION
+        else:
+            done = True
+    else:
+        if cmd == S_STOP:
+            ppu_s[h, PS_RUNNING] = 0
+        done = True
+    if done:
+        status = S_IDLE if ppu_s[h, PS_RUNNING] else cmd
+        storage[an[23][h] + ppu.STATUS_WORD] = np.uint32(status)
+        ppu_s[h, PS_CMD] = 0
+        ppu_s[h, PS_NEXT] = NEVER
+    else:
+        ppu_s[h, PS_PHASE] = phase + 1
+
+
+@njit(cache=True)
+def ppu_command(an, h, value, t):
+    """The host wrote `value` to PPU h's status word at time t."""
+    ppu_s = an[22]
+    if ppu_s[h, PS_RUNNING] == 0 or value == S_IDLE:
+        return
+    ppu_s[h, PS_CMD] = value
+    ppu_s[h, PS_PHASE] = 0
+    ppu_s[h, PS_NEXT] = t + ppu.COMMAND_LATENCY
+    update_due(an)
+
+
+@njit(cache=True)
+def ppu_control(an, h, value, storage, t):
+    """PPUControlRegister write: inhibit_reset (bit 0) runs the program, clearing it stops it."""
+    ppu_s, slot0 = an[22], an[23]
+    running = value & 1
+    if running and not ppu_s[h, PS_RUNNING]:
+        storage[slot0[h] + ppu.STATUS_WORD] = np.uint32(S_IDLE)  # the program boots to idle
+    if not running:
+        ppu_s[h, PS_CMD] = 0
+        ppu_s[h, PS_NEXT] = NEVER
+    ppu_s[h, PS_RUNNING] = running
+    update_due(an)
+
+
+@njit(cache=True)
+def ppu_sleeping(an, h):
+    ppu_s = an[22]
+    return 1 if (ppu_s[h, PS_RUNNING] and ppu_s[h, PS_CMD] == 0) else 0
+
+
+# --- MADC --------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def madc_control(an, value, t):
+    """MADCControl write: bit 0 starts a recording with the current MADCConfig, bit 1 stops."""
+    madc, state = an[24], an[21]
+    if value & 2:
+        state[ST_MADC_ACTIVE] = 0
+    if value & 1 and madc[MC_ENABLE]:
+        state[ST_MADC_ACTIVE] = 1
+        state[ST_MADC_NEXT] = t
+        state[ST_MADC_REMAINING] = madc[MC_SAMPLES]
+    update_due(an)
+
+
+@njit(cache=True)
+def _madc_sample(an, t):
+    madc, state, madc_t, madc_v, neuron_f = an[24], an[21], an[25], an[26], an[5]
+    n = madc[MC_NEURON]
+    advance(an, n // 256, t)
+    v = neuron_voltage(an[0], an[1], neuron_f, state[ST_IDEAL] != 0, n, madc[MC_SOURCE])
+    if not state[ST_IDEAL]:
+        v += neuron_f[NF_SIGMA, n] * next_noise(an)
+    k = state[ST_MADC_COUNT]
+    if k >= madc_t.size:
+        state[ST_MADC_OVERFLOW] = 1
+        state[ST_MADC_ACTIVE] = 0
+        return
+    madc_t[k] = t
+    madc_v[k] = min(max(np.int64(np.floor(v + 0.5)), 0), 1023)
+    state[ST_MADC_COUNT] = k + 1
+
+
+# --- time-driven work ---------------------------------------------------------------------------
+
+@njit(cache=True)
+def update_due(an):
+    """The earliest time at which a PPU phase or an MADC sample is pending."""
+    state, ppu_s = an[21], an[22]
+    due = NEVER
+    for h in range(2):
+        if ppu_s[h, PS_CMD] != 0 and ppu_s[h, PS_NEXT] < due:
+            due = ppu_s[h, PS_NEXT]
+    if state[ST_MADC_ACTIVE] and state[ST_MADC_NEXT] < due:
+        due = state[ST_MADC_NEXT]
+    state[ST_DUE] = due
+
+
+@njit(cache=True)
+def settle(an, storage, t):
+    """Perform every PPU phase and MADC sample due at or before t, in time order."""
+    state, ppu_s, madc = an[21], an[22], an[24]
+    while state[ST_DUE] <= t:
+        h_next = -1
+        t_next = NEVER
+        for h in range(2):
+            if ppu_s[h, PS_CMD] != 0 and ppu_s[h, PS_NEXT] < t_next:
+                t_next = ppu_s[h, PS_NEXT]
+                h_next = h
+        if state[ST_MADC_ACTIVE] and state[ST_MADC_NEXT] <= t_next:
+            tm = state[ST_MADC_NEXT]
+            _madc_sample(an, tm)
+            state[ST_MADC_REMAINING] -= 1
+            state[ST_MADC_NEXT] = tm + madc[MC_PERIOD]
+            if state[ST_MADC_REMAINING] <= 0:
+                state[ST_MADC_ACTIVE] = 0
+        elif h_next >= 0:
+            _ppu_action(an, h_next, storage, t_next)
+        update_due(an)
