@@ -90,6 +90,29 @@ class RunResult:
         """Modelled run time in FPGA cycles (125 MHz)."""
         return self.end_cycle - self.start_cycle
 
+    def madc_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """MADC samples of the run: (absolute FPGA cycles, 10-bit values).
+
+        Each sample's 8-bit timestamp counts half FPGA cycles; the last Systime message before
+        it anchors it: t = anchor + ((timestamp - 2 anchor) mod 256) / 2.
+        """
+        h = self.stream.headers
+        p = self.stream.payloads.astype(np.int64)
+        anchor_msg = h == isa.FROM["systime"]
+        sample_msg = h == isa.FROM["madc_sample_pack_1"]
+        if (h == isa.FROM["madc_sample_pack_2"]).any() or (
+                h == isa.FROM["madc_sample_pack_3"]).any():
+            raise NotImplementedError("multi-sample MADC packs are not produced by hxemu")
+        idx = np.flatnonzero(anchor_msg)
+        last = np.searchsorted(idx, np.flatnonzero(sample_msg), side="right") - 1
+        if (last < 0).any():
+            raise ValueError("an MADC sample arrived before any Systime anchor")
+        anchors = p[idx[last]]
+        samples = p[sample_msg]
+        stamp = (samples >> 16) & 0xFF
+        times = anchors + (((stamp - 2 * anchors) % 256) >> 1)
+        return times, samples & 0x3FF
+
     @property
     def chip_time_s(self) -> float:
         return self.cycles / isa.FPGA_CLOCK_HZ
