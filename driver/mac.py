@@ -23,7 +23,7 @@ from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
 
 from . import instructions as ins
-from .builder import PlaybackProgramBuilder, schedule_spikes
+from .builder import PlaybackProgramBuilder
 
 WEIGHT_MAX = 63
 ACTIVATION_MAX = 31
@@ -200,20 +200,7 @@ class MAC:
             act[:, h, :chunk.shape[1]] = chunk
         counts = (act > 0).sum(axis=2)  # (batch, 2)
         n_max = counts.max(axis=1)
-        # events: hemisphere h of entry b has counts[b,h] labels L (ascending driver); event
-        # n = s * C + j (s < ns, j < C) sits at T_b - n W with T_b = N_b W ns
-        bi, hi, di = np.nonzero(act > 0)
-        C = counts[bi, hi]
-        start = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]])
-        j = np.arange(bi.size) - start[bi * 2 + hi]
-        labels = spike_label(hi, di, act[bi, hi, di])
-        rep = np.repeat(np.arange(bi.size), ns)
-        s = np.tile(np.arange(ns), bi.size)
-        n = s * C[rep] + j[rep]
         T = n_max * W * ns
-        t_event = T[bi[rep]] - n * W  # relative to the realtime start
-        ev_entry = bi[rep]
-        ev_label = labels[rep]
         # the fixed schedule of one entry (FPGA cycles after the entry's timer reset)
         t_reset = PPU_COMMAND_CYCLES + ppu.HOST_WAIT["baseline_read"]
         t_rt = t_reset + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["reset_neurons"] \
@@ -231,8 +218,7 @@ class MAC:
         result = (R.PPU_MEMORY_BASE + ppu.CADC_RESULT_WORD + np.arange(64)[None, :]
                   + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE)[:len(pair)].ravel()
         fetch = ins.omnibus_read(result)
-        # spike words of all entries, grouped per entry
-        spike_words, word_entry = schedule_spikes(t_rt + t_event, ev_label, ev_entry)
+        spike_words, word_entry = _event_words(act, counts, ns, W, t_rt)
         n_spike_words = np.bincount(word_entry, minlength=batch)
         head = np.concatenate([pre, ins.wait_until(t_reset), reset_cmd])
         fixed_tail = 2 + read_cmd.size + fetch.size  # WaitUntil, read cmd, WaitUntil, reads
@@ -253,6 +239,40 @@ class MAC:
         words[k] = ins.wait_until(t_fetch)
         words[(k[:, None] + 1 + np.arange(fetch.size)).ravel()] = np.tile(fetch, batch)
         return b.append_words(words, responses=batch * fetch.size)
+
+
+def _event_words(act: np.ndarray, counts: np.ndarray, ns: int, W: int,
+                 t_rt: int) -> tuple[np.ndarray, np.ndarray]:
+    """WaitUntil + SpikePack words of all entries in time order, and each word's entry.
+
+    grenade's MACSpikeTrainGenerator (spec/hardware.md §2.9.1): hemisphere h of entry b has
+    C = counts[b, h] labels L (ascending driver); slot n = 0 .. N ns - 1 (N = max over h) sits
+    at T - n W with T = N W ns and carries L_h[n % C] for every h with n < C ns, so the shorter
+    hemisphere is aligned to the end and a full sweep in descending driver order repeats ns
+    times. Built directly in time order: no sort.
+    """
+    batch = act.shape[0]
+    n_max = counts.max(axis=1)
+    slots = n_max * ns
+    entry = np.repeat(np.arange(batch), slots)
+    m = np.arange(entry.size) - np.repeat(np.cumsum(slots) - slots, slots)
+    n = slots[entry] - 1 - m  # descending n = ascending time
+    bi, hi, di = np.nonzero(act > 0)
+    labels = spike_label(hi, di, act[bi, hi, di])
+    first = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]]).reshape(batch, 2)
+    packed = np.zeros((entry.size, isa.MAX_SPIKES_PER_PACK), dtype=np.int64)
+    sizes = np.zeros(entry.size, dtype=np.int64)
+    for h in (0, 1):
+        c = counts[entry, h]
+        on = n < c * ns
+        idx = first[entry[on], h] + n[on] % c[on]
+        packed[np.flatnonzero(on), sizes[on]] = labels[idx]
+        sizes[on] += 1
+    T = n_max[entry] * W * ns
+    words = np.empty(2 * entry.size, dtype=np.uint64)
+    words[0::2] = ins.wait_until(t_rt + T - n * W)
+    words[1::2] = ins.spike_packs(packed, sizes)
+    return words, np.repeat(entry, 2)
 
 
 def _vector_to_columns(words: np.ndarray) -> np.ndarray:

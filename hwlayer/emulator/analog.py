@@ -279,7 +279,8 @@ def _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driv
             if bits == 0:
                 continue
             base = h * 256
-            # advance the hemisphere to t
+            # advance the hemisphere to t; the relaxation is fused into the first addition
+            relax = False
             dt = t - hemi_s[h, HS_T]
             if dt > 0:
                 t0 = hemi_s[h, HS_T]
@@ -290,11 +291,8 @@ def _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driv
                     if hemi_s[h, HS_DT_CACHE] != dt:
                         _decay_factors(r_cache, neuron_f, base, dt)
                         hemi_s[h, HS_DT_CACHE] = dt
-                    v = V[base:base + 256]
-                    v_inf = neuron_f[NF_V_INF, base:base + 256]
-                    r = r_cache[base:base + 256]
-                    for c in range(256):
-                        v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c]
+                    relax = True
+            v = V[base:base + 256]
             j = 0
             while bits:
                 if bits & 1:
@@ -304,13 +302,22 @@ def _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driv
                     if a < 0.0:
                         a = 0.0
                     p = (a + driver_f[DF_EXTENSION, gd]) * driver_f[DF_PULSE_SCALE, gd]
-                    if p > 0.0:
-                        v = V[base:base + 256]
-                        k = K[h, b, d]
+                    if p < 0.0:
+                        p = 0.0
+                    k = K[h, b, d]
+                    if relax:
+                        v_inf = neuron_f[NF_V_INF, base:base + 256]
+                        r = r_cache[base:base + 256]
+                        for c in range(256):
+                            v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c] + p * k[c]
+                        relax = False
+                    elif p > 0.0:
                         for c in range(256):
                             v[c] += p * k[c]
                 bits >>= 1
                 j += 1
+            if relax:
+                _relax(V, neuron_f, r_cache, base)
 
 
 @njit(cache=True)

@@ -211,7 +211,7 @@ class Chip:
         responses = np.empty(w.size + 1, dtype=np.uint64)
         ev_t = np.empty(n_spikes, dtype=np.int64)
         ev_l = np.empty(n_spikes, dtype=np.int64)
-        noise = self.rng.standard_normal(n_noise)
+        noise = self.rng.standard_normal(n_noise, dtype=np.float32)
         madc_t = np.empty(n_madc, dtype=np.int64)
         madc_v = np.empty(n_madc, dtype=np.int64)
         an = self._bundle(noise, madc_t, madc_v)
