@@ -16,6 +16,7 @@ saturation.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import instructions as isa
@@ -33,6 +34,9 @@ PPU_COMMAND_CYCLES = 6  # grenade: per PPU command, for both PPUs (status read +
 WAIT_BEFORE_REALTIME = 125
 WAIT_AFTER_REALTIME = 125
 HEMISPHERE_LABEL_BIT = 13
+H_WAIT = np.uint64(isa.TO["timing_wait_until"])
+H_PACK_1 = isa.TO["spike_pack_1"]
+READ_WAIT = ppu.HOST_WAIT["read"]
 
 
 def spike_label(hemisphere, driver, activation) -> np.ndarray:
@@ -198,81 +202,86 @@ class MAC:
         for h, (i0, _) in enumerate(pair):
             chunk = x[:, i0:i0 + ROWS]
             act[:, h, :chunk.shape[1]] = chunk
-        counts = (act > 0).sum(axis=2)  # (batch, 2)
-        n_max = counts.max(axis=1)
-        T = n_max * W * ns
-        # the fixed schedule of one entry (FPGA cycles after the entry's timer reset)
         t_reset = PPU_COMMAND_CYCLES + ppu.HOST_WAIT["baseline_read"]
         t_rt = t_reset + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["reset_neurons"] \
             + WAIT_BEFORE_REALTIME
-        t_read = t_rt + T + 1 + WAIT_AFTER_REALTIME
-        t_fetch = t_read + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["read"]
         status = R.PPU_MEMORY_BASE + ppu.STATUS_WORD + np.arange(2) * R.HEMISPHERE_STRIDE
 
         def command(value):
             return ins.omnibus_write(status, [value, value])
 
-        pre = np.concatenate([ins.encode("timing_setup"), command(ppu.STATUS["baseline_read"])])
-        reset_cmd = command(ppu.STATUS["reset_neurons"])
-        read_cmd = command(ppu.STATUS["read"])
+        head = np.concatenate([ins.encode("timing_setup"), command(ppu.STATUS["baseline_read"]),
+                               ins.wait_until(t_reset), command(ppu.STATUS["reset_neurons"])])
         result = (R.PPU_MEMORY_BASE + ppu.CADC_RESULT_WORD + np.arange(64)[None, :]
                   + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE)[:len(pair)].ravel()
         fetch = ins.omnibus_read(result)
-        spike_words, word_entry = _event_words(act, counts, ns, W, t_rt)
-        n_spike_words = np.bincount(word_entry, minlength=batch)
-        head = np.concatenate([pre, ins.wait_until(t_reset), reset_cmd])
-        fixed_tail = 2 + read_cmd.size + fetch.size  # WaitUntil, read cmd, WaitUntil, reads
-        sizes = head.size + n_spike_words + fixed_tail
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        words = np.empty(int(sizes.sum()), dtype=np.uint64)
-        # head (identical for every entry)
-        words[(offsets[:, None] + np.arange(head.size)).ravel()] = np.tile(head, batch)
-        # spikes
-        rank = np.arange(spike_words.size) - np.concatenate(
-            [[0], np.cumsum(n_spike_words)[:-1]])[word_entry]
-        words[offsets[word_entry] + head.size + rank] = spike_words
-        # tail: WaitUntil(t_read), read command, WaitUntil(t_fetch), result reads
-        tail0 = offsets + head.size + n_spike_words
-        words[tail0] = ins.wait_until(t_read)
-        words[(tail0[:, None] + 1 + np.arange(read_cmd.size)).ravel()] = np.tile(read_cmd, batch)
-        k = tail0 + 1 + read_cmd.size
-        words[k] = ins.wait_until(t_fetch)
-        words[(k[:, None] + 1 + np.arange(fetch.size)).ravel()] = np.tile(fetch, batch)
+        words = _assemble(act, ns, W, head, command(ppu.STATUS["read"]), fetch, t_rt)
         return b.append_words(words, responses=batch * fetch.size)
 
 
-def _event_words(act: np.ndarray, counts: np.ndarray, ns: int, W: int,
-                 t_rt: int) -> tuple[np.ndarray, np.ndarray]:
-    """WaitUntil + SpikePack words of all entries in time order, and each word's entry.
+@njit(cache=True)
+def _assemble(act, ns, W, head, read_cmd, fetch, t_rt):
+    """All entries' words: head, events, read command, result reads (spec/hardware.md §2.9).
 
-    grenade's MACSpikeTrainGenerator (spec/hardware.md §2.9.1): hemisphere h of entry b has
-    C = counts[b, h] labels L (ascending driver); slot n = 0 .. N ns - 1 (N = max over h) sits
-    at T - n W with T = N W ns and carries L_h[n % C] for every h with n < C ns, so the shorter
-    hemisphere is aligned to the end and a full sweep in descending driver order repeats ns
-    times. Built directly in time order: no sort.
+    Events follow grenade's MACSpikeTrainGenerator (§2.9.1): hemisphere h of an entry has
+    C_h labels L_h (ascending driver); slot n = 0 .. N ns - 1 (N = max C_h) sits at T - n W
+    (T = N W ns, relative to the realtime start t_rt) and carries L_h[n % C_h] for every h
+    with n < C_h ns: the shorter hemisphere is aligned to the end, a sweep in descending
+    driver order repeats ns times, simultaneous labels share a SpikePack2.
     """
     batch = act.shape[0]
-    n_max = counts.max(axis=1)
-    slots = n_max * ns
-    entry = np.repeat(np.arange(batch), slots)
-    m = np.arange(entry.size) - np.repeat(np.cumsum(slots) - slots, slots)
-    n = slots[entry] - 1 - m  # descending n = ascending time
-    bi, hi, di = np.nonzero(act > 0)
-    labels = spike_label(hi, di, act[bi, hi, di])
-    first = np.concatenate([[0], np.cumsum(counts.ravel())[:-1]]).reshape(batch, 2)
-    packed = np.zeros((entry.size, isa.MAX_SPIKES_PER_PACK), dtype=np.int64)
-    sizes = np.zeros(entry.size, dtype=np.int64)
-    for h in (0, 1):
-        c = counts[entry, h]
-        on = n < c * ns
-        idx = first[entry[on], h] + n[on] % c[on]
-        packed[np.flatnonzero(on), sizes[on]] = labels[idx]
-        sizes[on] += 1
-    T = n_max[entry] * W * ns
-    words = np.empty(2 * entry.size, dtype=np.uint64)
-    words[0::2] = ins.wait_until(t_rt + T - n * W)
-    words[1::2] = ins.spike_packs(packed, sizes)
-    return words, np.repeat(entry, 2)
+    counts = np.zeros((batch, 2), dtype=np.int64)
+    for b in range(batch):
+        for h in range(2):
+            for d in range(act.shape[2]):
+                if act[b, h, d] > 0:
+                    counts[b, h] += 1
+    tail = 2 + read_cmd.size + fetch.size
+    total = 0
+    for b in range(batch):
+        total += head.size + 2 * max(counts[b, 0], counts[b, 1]) * ns + tail
+    out = np.empty(total, dtype=np.uint64)
+    drivers = np.empty((2, act.shape[2]), dtype=np.int64)
+    k = 0
+    for b in range(batch):
+        for j in range(head.size):
+            out[k] = head[j]
+            k += 1
+        for h in range(2):
+            c = 0
+            for d in range(act.shape[2]):
+                if act[b, h, d] > 0:
+                    drivers[h, c] = d
+                    c += 1
+        n_max = max(counts[b, 0], counts[b, 1])
+        T = n_max * W * ns
+        for n in range(n_max * ns - 1, -1, -1):
+            out[k] = (H_WAIT << np.uint64(56)) | np.uint64(t_rt + T - n * W)
+            payload = np.uint64(0)
+            size = 0
+            for h in range(2):
+                ch = counts[b, h]
+                if n < ch * ns:
+                    d = drivers[h, n % ch]
+                    label = ((h << 13) | ((d % 4) << 14) | ((d // 4) << 6)
+                             | (32 - act[b, h, d]))
+                    payload = (payload << np.uint64(16)) | np.uint64(label)
+                    size += 1
+            out[k + 1] = (np.uint64(H_PACK_1 + size - 1) << np.uint64(56)) | payload
+            k += 2
+        t_read = t_rt + T + 1 + WAIT_AFTER_REALTIME
+        out[k] = (H_WAIT << np.uint64(56)) | np.uint64(t_read)
+        k += 1
+        for j in range(read_cmd.size):
+            out[k] = read_cmd[j]
+            k += 1
+        out[k] = (H_WAIT << np.uint64(56)) | np.uint64(
+            t_read + PPU_COMMAND_CYCLES + READ_WAIT)
+        k += 1
+        for j in range(fetch.size):
+            out[k] = fetch[j]
+            k += 1
+    return out
 
 
 def _vector_to_columns(words: np.ndarray) -> np.ndarray:

@@ -11,12 +11,11 @@ synapse address (the MAC writes synapses only through the views).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap.registers import RO
-
-_U32 = np.uint64(0xFFFFFFFF)
 
 
 def _writable_image() -> tuple[np.ndarray, np.ndarray]:
@@ -62,27 +61,30 @@ class ConfigShadow:
 
     def update(self, program_words: np.ndarray) -> None:
         """Merge the omnibus writes of a program (in order) into the shadow."""
-        w = np.asarray(program_words, dtype=np.uint64)
-        headers = w >> np.uint64(56)
-        resets = np.flatnonzero((headers == isa.TO["system_reset"]) & ((w & np.uint64(1)) == 1))
-        if resets.size:
-            self.reset()
-            w, headers = w[resets[-1]:], headers[resets[-1]:]
-        is_addr = (headers == isa.TO["omnibus_address"]) & (
-            ((w >> np.uint64(isa.OMNIBUS_IS_READ_BIT)) & np.uint64(1)) == 0)
-        idx = np.flatnonzero(is_addr[:-1] & (headers[1:] == isa.TO["omnibus_data"]))
-        if idx.size == 0:
-            return
-        addresses = (w[idx] & _U32).astype(np.int64)
-        values = (w[idx + 1] & _U32).astype(np.uint32)
-        enables = ((w[idx] >> np.uint64(isa.OMNIBUS_BYTE_ENABLES_SHIFT)) & np.uint64(0xF))
-        pos, found = self._positions(addresses)
-        pos, values, enables = pos[found], values[found], enables[found]
-        if (enables == 0xF).all():
-            # last write per address wins
-            last = pos.size - 1 - np.unique(pos[::-1], return_index=True)[1]
-            self.words[pos[last]] = values[last]
-            return
-        for p, v, be in zip(pos.tolist(), values.tolist(), enables.tolist()):
-            mask = sum(0xFF << (8 * b) for b in range(4) if be >> b & 1)
-            self.words[p] = (int(self.words[p]) & ~mask & 0xFFFFFFFF) | (v & mask)
+        _merge_writes(np.asarray(program_words, dtype=np.uint64), self.addresses, self.words,
+                      self._reset)
+
+
+_H_ADDRESS = isa.TO["omnibus_address"]
+_H_DATA = isa.TO["omnibus_data"]
+_H_RESET = isa.TO["system_reset"]
+
+
+@njit(cache=True)
+def _merge_writes(w, addresses, words, reset_words):
+    for i in range(w.size):
+        h = np.int64(w[i] >> np.uint64(56))
+        if h == _H_RESET and (w[i] & np.uint64(1)):
+            words[:] = reset_words
+        elif (h == _H_ADDRESS and not (w[i] >> np.uint64(36)) & np.uint64(1)
+              and i + 1 < w.size and np.int64(w[i + 1] >> np.uint64(56)) == _H_DATA):
+            addr = np.int64(w[i] & np.uint64(0xFFFFFFFF))
+            p = np.searchsorted(addresses, addr)
+            if p < addresses.size and addresses[p] == addr:
+                be = np.int64((w[i] >> np.uint64(32)) & np.uint64(0xF))
+                mask = np.int64(0)
+                for b in range(4):
+                    if (be >> b) & 1:
+                        mask |= np.int64(0xFF) << (8 * b)
+                value = np.int64(w[i + 1] & np.uint64(0xFFFFFFFF))
+                words[p] = np.uint32((np.int64(words[p]) & ~mask & 0xFFFFFFFF) | (value & mask))

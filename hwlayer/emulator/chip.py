@@ -6,6 +6,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
@@ -19,6 +20,7 @@ from .storage import ALL_GROUPS, BEHAVIOUR, storage_map
 
 _PAYLOAD_MASK = np.array([(1 << i.payload_bits) - 1 for i in isa.TO_FPGA], dtype=np.uint64)
 _HALT = np.uint64(isa.HALT_WORD)
+_HALT_INT = isa.HALT_WORD
 _U32 = np.uint64(0xFFFFFFFF)
 MADC_WINDOW = 64  # FPGA cycles covered by one Systime anchor of MADC samples
 MADC_MAX_SAMPLES = 1 << 22
@@ -130,73 +132,24 @@ class Chip:
         }
         return tuple(values[k] for k in A.BUNDLE)
 
-    # -- program checks and sizing (vectorised prepass) ---------------------------------------
+    # -- program checks and sizing (one numba pass) -------------------------------------------
 
-    @staticmethod
-    def _check(w: np.ndarray) -> np.ndarray:
+    def _check_and_size(self, w: np.ndarray) -> tuple[int, int, int]:
+        """Refuse malformed programs; return (spike labels, noise samples, MADC samples)."""
         if w.ndim != 1 or w.dtype != np.uint64:
             raise ProgramError(f"a program is a 1-d numpy uint64 array, got {w.dtype} "
                                f"with shape {w.shape}")
-        headers = (w >> np.uint64(56)).astype(np.int64)
-        bad = headers >= len(isa.TO_FPGA)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ProgramError(f"unknown instruction header {headers[i]} at index {i} "
-                               f"(word 0x{int(w[i]):016x})")
-        extra = (w & np.uint64((1 << 56) - 1)) & ~_PAYLOAD_MASK[headers]
-        if extra.any():
-            i = int(np.argmax(extra != 0))
-            raise ProgramError(f"instruction at index {i} has bits beyond its payload "
-                               f"(word 0x{int(w[i]):016x})")
-        halts = np.flatnonzero(w == _HALT)
-        if halts.size == 0:
-            raise ProgramError("Reached end of program without halt instruction!")
-        if halts[0] != w.size - 1:
-            raise ProgramError(f"{w.size - 1 - int(halts[0])} instruction(s) after the halt "
-                               f"at index {int(halts[0])}")
-        is_write_address = (headers == isa.TO["omnibus_address"]) & (
-            (w >> np.uint64(isa.OMNIBUS_IS_READ_BIT)) & np.uint64(1) == 0)
-        is_data = headers == isa.TO["omnibus_data"]
-        followed = np.zeros_like(is_data)
-        followed[:-1] = is_data[1:]
-        if (is_write_address & ~followed).any():
-            i = int(np.argmax(is_write_address & ~followed))
-            raise ProgramError(f"omnibus write address at index {i} is not followed by data")
-        preceded = np.zeros_like(is_data)
-        preceded[1:] = is_write_address[:-1]
-        if (is_data & ~preceded).any():
-            i = int(np.argmax(is_data & ~preceded))
-            raise ProgramError(f"omnibus data at index {i} without a preceding write address")
-        return headers
-
-    def _behaviour_of(self, addresses: np.ndarray) -> np.ndarray:
         smap = self._map
-        r = np.searchsorted(smap.run_start, addresses.astype(np.uint32), side="right") - 1
-        inside = (r >= 0) & (addresses < smap.run_start[np.maximum(r, 0)].astype(np.int64)
-                             + smap.run_length[np.maximum(r, 0)])
-        return np.where(inside, smap.run_behaviour[np.maximum(r, 0)], -1)
-
-    def _sizes(self, w: np.ndarray, headers: np.ndarray) -> tuple[int, int, int]:
-        """(spike labels, noise samples, MADC samples) the program can need at most."""
-        n_spikes = int(np.clip(headers - (isa.TO["spike_pack_1"] - 1), 0, None).sum())
-        addr_idx = np.flatnonzero(headers == isa.TO["omnibus_address"])
-        payload = w[addr_idx]
-        addresses = (payload & _U32).astype(np.int64)
-        is_read = ((payload >> np.uint64(isa.OMNIBUS_IS_READ_BIT)) & np.uint64(1)) == 1
-        beh = self._behaviour_of(addresses)
-        data = np.where(is_read, 0, (w[np.minimum(addr_idx + 1, w.size - 1)] & _U32)
-                        .astype(np.int64))
-        conversions = int((is_read & (beh == BEHAVIOUR["cadc_trigger"])).sum())
-        conversions += int((~is_read & np.isin(addresses, self._ppu_status_addresses)
-                            & np.isin(data, [ppu.STATUS["baseline_read"], ppu.STATUS["read"]])
-                            ).sum())
-        madc_starts = int((~is_read & (beh == BEHAVIOUR["madc_control"]) & (data & 1 == 1))
-                          .sum())
+        err, at, n_spikes, conversions, madc_starts, madc_written = _prepass(
+            w, _PAYLOAD_MASK, smap.run_start, smap.run_length, smap.run_behaviour,
+            self._ppu_status_addresses)
+        if err:
+            raise ProgramError(_PREPASS_ERRORS[err].format(
+                at=at, header=int(w[at] >> np.uint64(56)) if at < w.size else 0,
+                word=int(w[at]) if at < w.size else 0, after=w.size - 1 - at))
         madc = 0
         if madc_starts or self.state[A.ST_MADC_ACTIVE]:
-            cfg_word = R.MADC_BASE + 2
-            written = data[~is_read & (addresses == cfg_word)] & 0xFFFFFF
-            limit = max([int(self.params.madc[A.MC_SAMPLES])] + [int(x) for x in written])
+            limit = max(int(self.params.madc[A.MC_SAMPLES]), madc_written)
             madc = min(MADC_MAX_SAMPLES, limit * (madc_starts + 1))
         noise = 0 if self.is_ideal else conversions * 256 + madc
         return n_spikes, noise, madc
@@ -206,8 +159,7 @@ class Chip:
     def execute(self, words: np.ndarray) -> ExecutionResult:
         """Run a to-FPGA word array that ends with the halt; return the FPGA's answer."""
         w = np.asarray(words)
-        headers = self._check(w)
-        n_spikes, n_noise, n_madc = self._sizes(w, headers)
+        n_spikes, n_noise, n_madc = self._check_and_size(w)
         responses = np.empty(w.size + 1, dtype=np.uint64)
         ev_t = np.empty(n_spikes, dtype=np.int64)
         ev_l = np.empty(n_spikes, dtype=np.int64)
@@ -244,6 +196,74 @@ class Chip:
             out = np.concatenate([out[:-1], madc_messages(madc_t[:k], madc_v[:k]), out[-1:]])
         return ExecutionResult(out.copy(), start, int(self.fpga[ex.NOW]),
                                ev_t[:int(c[ex.C_EVENTS])], ev_l[:int(c[ex.C_EVENTS])])
+
+
+_PREPASS_ERRORS = {
+    1: "unknown instruction header {header} at index {at} (word 0x{word:016x})",
+    2: "instruction at index {at} has bits beyond its payload (word 0x{word:016x})",
+    3: "Reached end of program without halt instruction!",
+    4: "{after} instruction(s) after the halt at index {at}",
+    5: "omnibus write address at index {at} is not followed by data",
+    6: "omnibus data at index {at} without a preceding write address",
+}
+_H_ADDRESS = isa.TO["omnibus_address"]
+_H_DATA = isa.TO["omnibus_data"]
+_H_PACK_1 = isa.TO["spike_pack_1"]
+_B_CADC = BEHAVIOUR["cadc_trigger"]
+_B_MADC = BEHAVIOUR["madc_control"]
+_MADC_SAMPLES_WORD = R.MADC_BASE + 2
+_CONVERTING = (ppu.STATUS["baseline_read"], ppu.STATUS["read"])
+
+
+@njit(cache=True)
+def _prepass(w, payload_mask, run_start, run_length, run_behaviour, status_addresses):
+    """One pass over a program: its first error (code, index) and what it will need."""
+    n = w.size
+    n_spikes = 0
+    conversions = 0
+    madc_starts = 0
+    madc_written = 0
+    halt = -1
+    for i in range(n):
+        h = np.int64(w[i] >> np.uint64(56))
+        if h >= payload_mask.size:
+            return 1, i, 0, 0, 0, 0
+        if (w[i] & np.uint64(0x00FFFFFFFFFFFFFF)) & ~payload_mask[h]:
+            return 2, i, 0, 0, 0, 0
+        if w[i] == np.uint64(_HALT_INT):
+            halt = i
+            break
+        if h >= _H_PACK_1:
+            n_spikes += h - _H_PACK_1 + 1
+        elif h == _H_DATA:
+            if i == 0 or np.int64(w[i - 1] >> np.uint64(56)) != _H_ADDRESS or (
+                    (w[i - 1] >> np.uint64(36)) & np.uint64(1)):
+                return 6, i, 0, 0, 0, 0
+        elif h == _H_ADDRESS:
+            addr = np.int64(w[i] & np.uint64(0xFFFFFFFF))
+            is_read = (w[i] >> np.uint64(36)) & np.uint64(1)
+            if not is_read and (i + 1 >= n or np.int64(w[i + 1] >> np.uint64(56)) != _H_DATA):
+                return 5, i, 0, 0, 0, 0
+            value = 0 if is_read else np.int64(w[i + 1] & np.uint64(0xFFFFFFFF))
+            r = np.searchsorted(run_start, np.uint32(addr), side="right") - 1
+            beh = -1
+            if r >= 0 and addr < np.int64(run_start[r]) + run_length[r]:
+                beh = run_behaviour[r]
+            if is_read and beh == _B_CADC:
+                conversions += 1
+            elif not is_read:
+                if (addr == status_addresses[0] or addr == status_addresses[1]) and (
+                        value == _CONVERTING[0] or value == _CONVERTING[1]):
+                    conversions += 1
+                elif beh == _B_MADC and value & 1:
+                    madc_starts += 1
+                elif addr == _MADC_SAMPLES_WORD:
+                    madc_written = max(madc_written, value & 0xFFFFFF)
+    if halt < 0:
+        return 3, n, 0, 0, 0, 0
+    if halt != n - 1:
+        return 4, halt, 0, 0, 0, 0
+    return 0, 0, n_spikes, conversions, madc_starts, madc_written
 
 
 def madc_messages(times: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -283,9 +283,14 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
         # analog state; parameters are refreshed before the model acts after a config write
         due = now >= state[A.ST_DUE]
         acts = due or h >= H_SPIKE_PACK_1 or h == H_POLLING or h == H_JTAG_DATA
-        if h == H_OMNIBUS_ADDRESS and not acts:
+        r = -1
+        if h == H_OMNIBUS_ADDRESS:
             r = _lookup(p & 0xFFFFFFFF, rs, rl)
-            acts = r >= 0 and rbeh[r] != 0 and rbeh[r] != B_TIMER
+            if r >= 0 and not acts:
+                # plain PPU memory reads only need what is due (settled below)
+                beh = rbeh[r]
+                acts = beh != 0 and beh != B_TIMER and not (beh == B_PPU_MEMORY
+                                                              and (p >> 36) & 1)
         if n_applied < n_ev and (acts and h < H_SPIKE_PACK_1 or h == H_RESET
                                  or h == H_LOOPBACK and p == 0 or counters[C_DIRTY] != 0):
             A.flush_events(an, event_time, event_label, n_applied, n_ev)
@@ -299,7 +304,9 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
             addr = p & 0xFFFFFFFF
             be = (p >> 32) & 0xF
             is_read = (p >> 36) & 1
-            r = _find(addr, not is_read, fpga, rs, rl, racc)
+            if r >= 0 and ((fpga[RESET_ASSERTED] and addr < FPGA_MASK)
+                           or racc[r] == (ACCESS_WO if is_read else ACCESS_RO)):
+                r = -1  # a failed access
             if is_read:
                 if r < 0:
                     n_resp = _emit(responses, n_resp, R_TIMEOUT, i)
