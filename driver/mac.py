@@ -284,15 +284,16 @@ def _assemble(act, ns, W, head, read_cmd, fetch, t_rt):
     return out
 
 
+_Q, _E = np.meshgrid(np.arange(64), np.arange(4), indexing="ij")
+_COLUMN_OF_BYTE = (((_Q % 32) * 4 + _E) * 2 + _Q // 32).ravel()  # word q, entry e -> column
+_BYTE_OF_COLUMN = np.argsort(_COLUMN_OF_BYTE)
+
+
 def _vector_to_columns(words: np.ndarray) -> np.ndarray:
     """PPU result vector words (..., 64) -> int8 values per column (..., 256)."""
-    w = words.astype(np.int64)
-    out = np.empty(w.shape[:-1] + (256,), dtype=np.int64)
-    q = np.arange(64)
-    for e in range(4):
-        byte = (w >> (8 * (3 - e))) & 0xFF
-        out[..., ((q % 32) * 4 + e) * 2 + q // 32] = np.where(byte >= 128, byte - 256, byte)
-    return out
+    big_endian = np.ascontiguousarray(words, dtype=">u4")  # entry 0 = the first byte
+    by_entry = big_endian.view(np.int8).reshape(words.shape[:-1] + (256,))
+    return by_entry[..., _BYTE_OF_COLUMN].astype(np.int64)
 
 
 __all__ = ["MAC", "spike_label", "isa"]

@@ -8,6 +8,8 @@ equations live here and in `analog.py`; docs/analog-model.md explains them.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from hwlayer.regmap import REGISTERS
@@ -16,7 +18,16 @@ from hwlayer.regmap.layouts import CAPMEM_DISABLE_REFRESH
 
 from . import analog as A
 from .identity import ChipIdentity
-from .storage import G_CADC, G_CAPMEM, G_MADC, G_NEURON, G_ROUTING, G_SYNAPSE, storage_map
+from .storage import (
+    G_CADC,
+    G_CAPMEM,
+    G_MADC,
+    G_NEURON,
+    G_ROUTING,
+    G_SYNAPSE,
+    GROUP_OF_REGISTER,
+    storage_map,
+)
 
 FPGA_CYCLES_PER_US = 125.0
 
@@ -62,6 +73,15 @@ def _fields(storage: np.ndarray, name: str) -> dict[str, np.ndarray]:
     return out
 
 
+@cache
+def _group_slots() -> dict[int, np.ndarray]:
+    """Storage slots of the registers of each model group."""
+    out: dict[int, list] = {}
+    for name, group in GROUP_OF_REGISTER.items():
+        out.setdefault(group, []).append(storage_map().slot_of[name].ravel())
+    return {g: np.unique(np.concatenate(v)) for g, v in out.items()}
+
+
 def _quad_to_columns(v: np.ndarray) -> np.ndarray:
     """(..., 64 quads, 4 entries) -> (..., 256 columns) with the hardware permutation."""
     q = np.arange(64)[:, None]
@@ -98,9 +118,24 @@ class ModelParameters:
         self.madc = np.zeros(A.MC_COUNT, dtype=np.int64)
         self._gain_exc = np.zeros(512)
         self._gain_inh = np.zeros(512)
+        self._snapshots: dict[int, np.ndarray] = {}
 
     def refresh(self, storage: np.ndarray, dirty: int) -> None:
-        """Re-derive what depends on the register groups in `dirty`."""
+        """Re-derive what depends on the register groups in `dirty`.
+
+        A group whose register words equal those of the last refresh is skipped (programs
+        often rewrite the same configuration, e.g. the MAC its weights for every batch).
+        """
+        for group, slots in _group_slots().items():
+            if dirty & group:
+                words = storage[slots]
+                last = self._snapshots.get(group)
+                if last is not None and np.array_equal(last, words):
+                    dirty &= ~group
+                else:
+                    self._snapshots[group] = words
+        if not dirty:
+            return
         cells = None
         if dirty & (G_CAPMEM | G_NEURON | G_SYNAPSE | G_ROUTING | G_CADC):
             cells = _fields(storage, "CapMemCell")["value"].astype(np.float64)
