@@ -430,46 +430,61 @@ def next_noise(an):
 @njit(cache=True)
 def _convert(V, S, hemi_f, neuron_f, neuron_i, channel_f, channel_i, quad_f, noise, state,
              out, ideal, h, ctype):
-    """The ramp conversion of the 256 channels of one type of hemisphere h into out[256]."""
-    enabled = hemi_f[h, HF_CADC_ENABLE] != 0.0
-    for c in range(256):
-        ch = h * 512 + ctype * 256 + c
-        n = h * 256 + c
-        mode = channel_i[CI_MODE, ch]
-        source = neuron_i[NI_READOUT, n]
-        if not enabled:
+    """The ramp conversion of the 256 channels of one type of hemisphere h into out[256].
+
+    Two passes: what each comparator sees (branchy, per channel), then the ramp arithmetic
+    (vectorised); every conversion consumes 256 samples of the noise pool.
+    """
+    base_ch = h * 512 + ctype * 256
+    if hemi_f[h, HF_CADC_ENABLE] == 0.0:
+        for c in range(256):
             out[c] = 0
-            continue
-        if mode == CHANNEL_FLOATING or (mode == CHANNEL_NEURON and source == READOUT_FLOATING):
-            raw = 255
-        elif ideal:
-            if mode == CHANNEL_NEURON and source == READOUT_MEMBRANE:
+        return
+    if ideal:
+        for c in range(256):
+            n = h * 256 + c
+            mode = channel_i[CI_MODE, base_ch + c]
+            source = neuron_i[NI_READOUT, n]
+            if mode == CHANNEL_FLOATING or (mode == CHANNEL_NEURON
+                                            and source == READOUT_FLOATING):
+                raw = 255
+            elif mode == CHANNEL_NEURON and source == READOUT_MEMBRANE:
                 raw = IDEAL_REST + S[n] // IDEAL_DIVISOR  # exact floor
             else:
                 raw = IDEAL_REST
+            out[c] = min(max(raw + channel_i[CI_DIGITAL_OFFSET, base_ch + c], 0), 255)
+        return
+    v = np.empty(256)
+    sigma = np.empty(256)
+    for c in range(256):
+        n = h * 256 + c
+        mode = channel_i[CI_MODE, base_ch + c]
+        if mode == CHANNEL_NEURON:
+            v[c] = neuron_voltage(V, S, neuron_f, False, n, neuron_i[NI_READOUT, n])
+            sigma[c] = neuron_f[NF_SIGMA, n]
+        elif mode == CHANNEL_DEBUG:
+            v[c] = hemi_f[h, HF_DEBUG_V]
+            sigma[c] = DEBUG_NOISE
         else:
-            if mode == CHANNEL_NEURON:
-                v = neuron_voltage(V, S, neuron_f, False, n, source)
-                sigma = neuron_f[NF_SIGMA, n]
-            else:
-                v = hemi_f[h, HF_DEBUG_V]
-                sigma = DEBUG_NOISE
-            if v >= FLOATING:
-                raw = 255
-            else:
-                i = state[ST_NOISE_INDEX]
-                if i >= noise.size:
-                    i = 0  # the pool is sized for the program; reuse only as a last resort
-                state[ST_NOISE_INDEX] = i + 1
-                q = 2 * h + c // 128
-                lin = ((v + sigma * noise[i] - quad_f[q, QF_V0]) * quad_f[q, QF_SLOPE]
-                       + channel_f[0, ch])
-                if lin > CADC_NONLINEAR_START:
-                    x = (lin - CADC_NONLINEAR_START) / 75.0
-                    lin -= CADC_NONLINEAR_SCALE * x * x
-                raw = np.int64(np.floor(min(max(lin, -1e6), 1e6)))
-        raw += channel_i[CI_DIGITAL_OFFSET, ch]
-        out[c] = min(max(raw, 0), 255)
+            v[c] = FLOATING
+            sigma[c] = 0.0
+    i0 = state[ST_NOISE_INDEX]
+    if i0 + 256 > noise.size:
+        i0 = 0  # the pool is sized for the program; reuse only as a last resort
+    state[ST_NOISE_INDEX] = i0 + 256
+    z = noise[i0:i0 + 256]
+    offsets = channel_f[0, base_ch:base_ch + 256]
+    digital = channel_i[CI_DIGITAL_OFFSET, base_ch:base_ch + 256]
+    for half in range(2):
+        q = 2 * h + half
+        v0 = quad_f[q, QF_V0]
+        slope = quad_f[q, QF_SLOPE]
+        for c in range(128 * half, 128 * half + 128):
+            lin = (v[c] + sigma[c] * z[c] - v0) * slope + offsets[c]
+            x = max(lin - CADC_NONLINEAR_START, 0.0) / 75.0
+            lin -= CADC_NONLINEAR_SCALE * x * x
+            raw = np.floor(min(max(lin, -1e6), 1e6)) + digital[c]
+            out[c] = np.int64(min(max(raw, 0.0), 255.0))
 
 
 @njit(cache=True)
