@@ -51,6 +51,7 @@ NEVER = np.int64(2**62)
 SATURATION_KNEE = 40.0  # CapMem LSB between the linear range and the rail
 CADC_NONLINEAR_START = 180.0  # CADC LSB where the ramp starts to bend
 CADC_NONLINEAR_SCALE = 4.0
+CADC_LIN_MAX = 400.0  # far beyond the 8-bit range, below the bend's maximum (883)
 IDEAL_DIVISOR = 500  # ideal chip: read = 128 + floor(S / 500)
 IDEAL_REST = 128
 IDEAL_V_REST = 339.0  # ideal chip: membrane voltage (CapMem LSB) at rest, for the MADC
@@ -378,8 +379,10 @@ def flush_events(an, ev_t, ev_l, start, end):
 def padi_event(an, h, word, t):
     """A PADIEvent register write: an on-chip event on the selected buses of hemisphere h."""
     ideal = an[21][ST_IDEAL] != 0
+    padi = an[9]
     for bus in range(4):
-        if (word >> bus) & 1:
+        # a bus that accepts SPL1 (FPGA) events ignores PADI events (mutually exclusive)
+        if (word >> bus) & 1 and padi[h, bus] == 0:
             _to_drivers(an[0], an[1], an[2], an[3], an[5], an[7], an[10], an[11], an[28],
                         an[12], an[13], an[14], an[15], an[16], ideal, h, bus,
                         (word >> 22) & 0x1F, (word >> 16) & 0x3F, t)
@@ -480,10 +483,14 @@ def _convert(V, S, hemi_f, neuron_f, neuron_i, channel_f, channel_i, quad_f, noi
         v0 = quad_f[q, QF_V0]
         slope = quad_f[q, QF_SLOPE]
         for c in range(128 * half, 128 * half + 128):
-            lin = (v[c] + sigma[c] * z[c] - v0) * slope + offsets[c]
+            # clamped before the bend, which is monotonic below CADC_LIN_MAX
+            lin = min(max((v[c] + sigma[c] * z[c] - v0) * slope + offsets[c], -CADC_LIN_MAX),
+                      CADC_LIN_MAX)
             x = max(lin - CADC_NONLINEAR_START, 0.0) / 75.0
             lin -= CADC_NONLINEAR_SCALE * x * x
-            raw = np.floor(min(max(lin, -1e6), 1e6)) + digital[c]
+            raw = np.floor(lin) + digital[c]
+            if v[c] >= FLOATING:
+                raw = 255.0  # an undriven input: the ramp never crosses it
             out[c] = np.int64(min(max(raw, 0.0), 255.0))
 
 

@@ -24,6 +24,7 @@ _HALT_INT = isa.HALT_WORD
 _U32 = np.uint64(0xFFFFFFFF)
 MADC_WINDOW = 64  # FPGA cycles covered by one Systime anchor of MADC samples
 MADC_MAX_SAMPLES = 1 << 22
+NOISE_MARGIN = 4 * 256
 
 
 class ProgramError(ValueError):
@@ -151,7 +152,9 @@ class Chip:
         if madc_starts or self.state[A.ST_MADC_ACTIVE]:
             limit = max(int(self.params.madc[A.MC_SAMPLES]), madc_written)
             madc = min(MADC_MAX_SAMPLES, limit * (madc_starts + 1))
-        noise = 0 if self.is_ideal else conversions * 256 + madc
+        # conversions through JTAG or polling are not counted: a margin, and never less than
+        # one conversion's worth (the pool is reused only if even that runs out)
+        noise = 0 if self.is_ideal else conversions * 256 + madc + NOISE_MARGIN
         return n_spikes, noise, madc
 
     # -- running --------------------------------------------------------------------------------
@@ -184,6 +187,7 @@ class Chip:
                 break
             self.params.refresh(self.storage, int(c[ex.C_DIRTY]) & ALL_GROUPS)
             c[ex.C_DIRTY] = 0
+            self.hemi_s[:, A.HS_DT_CACHE] = -1.0  # decay factors follow the new parameters
         if code == ex.ERR_ADDRESS_WITHOUT_DATA:
             raise ProgramError(f"omnibus write address at index {at} is not followed by data")
         if code == ex.ERR_DATA_WITHOUT_ADDRESS:

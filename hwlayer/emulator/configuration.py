@@ -328,8 +328,11 @@ class ModelParameters:
         corr = _fields(storage, "ColumnCorrelationQuad")
         dbg = _fields(storage, "CADCDebugLineConfig")
         block_cfg = _fields(storage, "CapMemBlockConfig")
-        neuron = np.stack([_quad_to_columns(corr["enable_cadc_neuron_readout_causal"]),
-                           _quad_to_columns(corr["enable_cadc_neuron_readout_acausal"])], 1)
+        # the neuron reaches a channel through the internal and the readout switch
+        neuron = np.stack([_quad_to_columns(corr["enable_cadc_neuron_readout_causal"]
+                                            & corr["enable_internal_causal"]),
+                           _quad_to_columns(corr["enable_cadc_neuron_readout_acausal"]
+                                            & corr["enable_internal_acausal"])], 1)
         debug = np.stack([_quad_to_columns(corr["enable_debug_causal"]),
                           _quad_to_columns(corr["enable_debug_acausal"])], 1)
         mode = np.where(debug != 0, A.CHANNEL_DEBUG,

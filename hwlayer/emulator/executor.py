@@ -291,7 +291,7 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
                 beh = rbeh[r]
                 acts = beh != 0 and beh != B_TIMER and not (beh == B_PPU_MEMORY
                                                               and (p >> 36) & 1)
-        if n_applied < n_ev and (acts and h < H_SPIKE_PACK_1 or h == H_RESET
+        if n_applied < n_ev and (due or acts and h < H_SPIKE_PACK_1 or h == H_RESET
                                  or h == H_LOOPBACK and p == 0 or counters[C_DIRTY] != 0):
             A.flush_events(an, event_time, event_label, n_applied, n_ev)
             n_applied = n_ev
