@@ -100,9 +100,10 @@ class MAC:
             return out.astype(np.int8)
         builder = PlaybackProgramBuilder()
         reads = []
+        diff = _DifferentialWrites(connection.shadow)
         for k in range(0, len(self.tiles), 2):
             pair = self.tiles[k:k + 2]
-            self._configure(builder, pair, connection)
+            self._configure(builder, pair, connection, diff)
             reads.append((pair, self._schedule(builder, pair, x)))
         program = builder.done()
         info = connection.run(program)
@@ -117,8 +118,9 @@ class MAC:
 
     # -- configuration of a tile pair ---------------------------------------------------------
 
-    def _configure(self, b: PlaybackProgramBuilder, pair, connection) -> None:
+    def _configure(self, b: PlaybackProgramBuilder, pair, connection, diff) -> None:
         shadow = connection.shadow
+        put = diff.write
         n_in, n_out = self.weights.shape
         used_in = np.zeros((2, ROWS), dtype=bool)
         used_out = np.zeros((2, COLUMNS), dtype=bool)
@@ -137,8 +139,8 @@ class MAC:
             cols = ((q % 32) * 4)[:, None] * 2 + np.arange(4)[None, :] * 2 + (q // 32)[:, None]
             field = reg.layout.fields[0].name
             vals = values[h[:, None], row[:, None], cols] if values is not None else 0
-            b.write_omnibus(reg.addresses(hemisphere=h, row=row, quad=q).ravel(),
-                            reg.layout.encode({field: vals}, n=h.size).ravel())
+            put(b, reg.addresses(hemisphere=h, row=row, quad=q).ravel(),
+              reg.layout.encode({field: vals}, n=h.size).ravel())
         # synapse drivers: read-modify-write of the owned fields
         reg = REGISTERS["SynapseDriverConfig"]
         h, d = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(ROWS), indexing="ij"))
@@ -150,7 +152,7 @@ class MAC:
         fields["row_mode_bottom"] = np.where(on, 2, 0)  # inhibitory
         fields["enable_address_out"] = np.zeros(h.size, dtype=np.int64)
         fields["enable_receiver"] = on.astype(np.int64)
-        b.write_omnibus(addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
+        put(b, addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
         # column current switches (rmw: debug switches kept)
         reg = REGISTERS["ColumnCurrentQuad"]
         h, q = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(64), indexing="ij"))
@@ -160,7 +162,7 @@ class MAC:
         on = used_out[h[:, None], cols].astype(np.int64)
         fields["enable_synaptic_current_excitatory"] = on
         fields["enable_synaptic_current_inhibitory"] = on
-        b.write_omnibus(addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
+        put(b, addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
         # crossbar: L2 input 8+i -> PADI bus i of hemisphere h, hemisphere selected by bit 13
         reg = REGISTERS["CrossbarNode"]
         nodes = np.arange(24, 60)
@@ -172,15 +174,14 @@ class MAC:
         fields["mask"] = np.where(route, 1 << HEMISPHERE_LABEL_BIT, 0)
         fields["target"] = np.where(route, hh << HEMISPHERE_LABEL_BIT, 1)
         fields["enable_drop_counter"] = np.where(route, 1, fields["enable_drop_counter"])
-        b.write_omnibus(reg.addresses(node=nodes).ravel(),
-                        reg.layout.encode(fields, n=nodes.size).ravel())
+        put(b, reg.addresses(node=nodes).ravel(), reg.layout.encode(fields, n=nodes.size).ravel())
         # PADI buses: SPL1 enables (rmw)
         reg = REGISTERS["CommonPADIBusConfig"]
         addr = reg.addresses(hemisphere=np.arange(2))
         fields = reg.layout.decode(shadow.get(addr))
         n_bus = np.minimum(used_in.sum(1), 4)
         fields["enable_spl1"] = (np.arange(4)[None, :] < n_bus[:, None]).astype(np.int64)
-        b.write_omnibus(addr.ravel(), reg.layout.encode(fields, n=2).ravel())
+        put(b, addr.ravel(), reg.layout.encode(fields, n=2).ravel())
         # PPU: reset mask (byte 1 for the used columns) and make sure the program runs
         mask = np.zeros((2, 64), dtype=np.int64)
         q = np.arange(64)
@@ -188,7 +189,7 @@ class MAC:
             cols = ((q % 32) * 4 + e) * 2 + q // 32
             mask |= used_out[:, cols].astype(np.int64) << (8 * (3 - e))
         base = R.PPU_MEMORY_BASE + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE
-        b.write_omnibus((base + ppu.RESET_MASK_WORD + q).ravel(), mask.ravel())
+        put(b, (base + ppu.RESET_MASK_WORD + q).ravel(), mask.ravel())
         ctrl = REGISTERS["PPUControlRegister"]
         b.write_omnibus(ctrl.addresses(ppu=np.arange(2)).ravel(), [1, 1])
 
@@ -217,6 +218,27 @@ class MAC:
         fetch = ins.omnibus_read(result)
         words = _assemble(act, ns, W, head, command(ppu.STATUS["read"]), fetch, t_rt)
         return b.append_words(words, responses=batch * fetch.size)
+
+
+class _DifferentialWrites:
+    """Emit only words that differ from what the chip holds (stadls' differential write).
+
+    Compares against the connection's shadow plus what this program has written so far, so a
+    MAC that runs again with the same weights writes (almost) nothing.
+    """
+
+    def __init__(self, shadow) -> None:
+        self._shadow = shadow
+        self._view = shadow.words.copy()
+
+    def write(self, b: PlaybackProgramBuilder, addresses, words) -> None:
+        a = np.asarray(addresses, dtype=np.int64)
+        w = np.asarray(words, dtype=np.uint32)
+        pos = np.searchsorted(self._shadow.addresses, a)
+        changed = self._view[pos] != w
+        if changed.any():
+            b.write_omnibus(a[changed], w[changed])
+            self._view[pos[changed]] = w[changed]
 
 
 @njit(cache=True)

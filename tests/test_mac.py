@@ -152,13 +152,18 @@ def test_shapes_and_ranges_are_checked(ideal):
     assert mac.run(np.zeros((0, 3), dtype=np.int64), ideal).shape == (0, 2)
 
 
-def test_chip_time_is_modelled(ideal):
-    mac = MAC(np.ones((128, 4), dtype=np.int64), num_sends=2, wait_between_events=10)
-    mac.run(np.full((1, 128), 5), ideal)
-    t1 = mac.chip_time_s
-    mac.run(np.full((10, 128), 5), ideal)
-    per_entry = (mac.chip_time_s - t1) / 9
+def test_chip_time_is_modelled_and_unchanged_config_is_not_rewritten():
+    conn = EmulatorConnection("ideal")
+    conn.run(hagen_base_configuration().to_program())
+    mac = MAC(np.full((128, 4), 3), num_sends=2, wait_between_events=10)
+    mac.run(np.full((1, 128), 5), conn)
+    first = mac.chip_time_s  # writes the 256 weight words that differ from zero
+    mac.run(np.full((1, 128), 5), conn)
+    again = mac.chip_time_s  # same weights: the differential writes skip them
+    mac.run(np.full((10, 128), 5), conn)
+    per_entry = (mac.chip_time_s - again) / 9
     # one entry: ~20 us baseline, 4 us reset, 128 * 2 * 10 cycles of events, 10 us read
     assert 40e-6 < per_entry < 100e-6
-    # the configuration (about 130k words of synapse writes) takes about 1 ms
-    assert t1 > 1e-3
+    assert first - again >= 2 * 256 / 125e6  # two instruction words per write
+    assert np.array_equal(mac.run(np.full((1, 128), 5), conn),
+                          exact(np.full((1, 128), 5), np.full((128, 4), 3), 2))

@@ -21,7 +21,7 @@ from hwlayer.regmap import ppu_program as ppu
 BUNDLE = ("V", "S", "hold", "hemi_s", "hemi_f", "neuron_f", "neuron_i", "r_cache", "xbar",
           "padi", "driver_f", "driver_i", "K", "Kint", "Wrow", "Wrow_int", "labels",
           "channel_f", "channel_i", "quad_f", "noise", "state", "ppu_s", "ppu_slot0", "madc",
-          "madc_t", "madc_v", "conv", "routes", "flags")
+          "madc_t", "madc_v", "conv", "routes", "flags", "v_inf32")
 
 # neuron_f columns
 (NF_V_RESET, NF_V_INF, NF_LAMBDA, NF_V_HI, NF_V_LO, NF_SIGMA, NF_V_SYNIN_EXC, NF_V_SYNIN_INH,
@@ -88,9 +88,9 @@ def _decay_factors(r_cache, neuron_f, base, dt):
 
 
 @njit(cache=True, fastmath=True)
-def _relax(V, neuron_f, r_cache, base):
+def _relax(V, v_inf32, r_cache, base):
     v = V[base:base + 256]
-    v_inf = neuron_f[NF_V_INF, base:base + 256]
+    v_inf = v_inf32[base:base + 256]
     r = r_cache[base:base + 256]
     for c in range(256):
         v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c]
@@ -132,7 +132,7 @@ def _advance_held(V, hold, hemi_s, neuron_f, h, t0, t):
 
 
 @njit(cache=True)
-def _advance(V, hold, hemi_s, neuron_f, r_cache, ideal, h, t):
+def _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t):
     """Bring the membranes of hemisphere h to time t (t never decreases)."""
     t0 = hemi_s[h, HS_T]
     dt = t - t0
@@ -147,12 +147,12 @@ def _advance(V, hold, hemi_s, neuron_f, r_cache, ideal, h, t):
     if hemi_s[h, HS_DT_CACHE] != dt:
         _decay_factors(r_cache, neuron_f, h * 256, dt)
         hemi_s[h, HS_DT_CACHE] = dt
-    _relax(V, neuron_f, r_cache, h * 256)
+    _relax(V, v_inf32, r_cache, h * 256)
 
 
 @njit(cache=True)
 def advance(an, h, t):
-    _advance(an[0], an[2], an[3], an[5], an[7], an[21][ST_IDEAL] != 0, h, t)
+    _advance(an[0], an[2], an[3], an[5], an[30], an[7], an[21][ST_IDEAL] != 0, h, t)
 
 
 @njit(cache=True)
@@ -215,14 +215,14 @@ def _deliver(V, S, hold, driver_f, driver_i, K, Kint, Wrow, Wrow_int, labels, id
 
 
 @njit(cache=True)
-def _to_drivers(V, S, hold, hemi_s, neuron_f, r_cache, driver_f, driver_i, routes, K, Kint,
+def _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver_i, routes, K, Kint,
                 Wrow, Wrow_int, labels, ideal, h, bus, row_select, addr, t):
     """Deliver to the drivers of PADI bus `bus` that accept `row_select` (routes[h, bus, rs]:
     bit j set = driver bus + 4 j has its receiver on and matches under its compare mask)."""
     bits = routes[h, bus, row_select]
     if bits == 0:
         return
-    _advance(V, hold, hemi_s, neuron_f, r_cache, ideal, h, t)
+    _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t)
     j = 0
     while bits:
         if bits & 1:
@@ -233,8 +233,8 @@ def _to_drivers(V, S, hold, hemi_s, neuron_f, r_cache, driver_f, driver_i, route
 
 
 @njit(cache=True)
-def route_event(V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i, routes,
-                K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
+def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
+                routes, K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
     """An FPGA spike label through crossbar, PADI bus and row-select to the synapse drivers.
 
     Takes the arrays explicitly (not the bundle): it runs once per event.
@@ -249,13 +249,14 @@ def route_event(V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, dri
         bus = out % 4
         if padi[h, bus] == 0:
             continue
-        _to_drivers(V, S, hold, hemi_s, neuron_f, r_cache, driver_f, driver_i, routes, K, Kint,
-                    Wrow, Wrow_int, labels, ideal, h, bus, (label >> 6) & 0x1F, label & 0x3F, t)
+        _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver_i, routes,
+                    K, Kint, Wrow, Wrow_int, labels, ideal, h, bus, (label >> 6) & 0x1F,
+                    label & 0x3F, t)
 
 
 @njit(cache=True, fastmath=True)
-def _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i, routes,
-                  K, ev_t, ev_l, start, end):
+def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
+                  routes, K, ev_t, ev_l, start, end):
     """Apply recorded events [start, end) to the membranes; the hot loop of the analog chip.
 
     Drivers with address forwarding (non-HAGEN use) take the general path (`_deliver`).
@@ -306,19 +307,20 @@ def _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driv
                     if p < 0.0:
                         p = 0.0
                     k = K[h, b, d]
+                    pf = np.float32(p)
                     if relax:
-                        v_inf = neuron_f[NF_V_INF, base:base + 256]
+                        v_inf = v_inf32[base:base + 256]
                         r = r_cache[base:base + 256]
                         for c in range(256):
-                            v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c] + p * k[c]
+                            v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c] + pf * k[c]
                         relax = False
                     elif p > 0.0:
                         for c in range(256):
-                            v[c] += p * k[c]
+                            v[c] += pf * k[c]
                 bits >>= 1
                 j += 1
             if relax:
-                _relax(V, neuron_f, r_cache, base)
+                _relax(V, v_inf32, r_cache, base)
 
 
 @njit(cache=True)
@@ -362,16 +364,18 @@ def flush_events(an, ev_t, ev_l, start, end):
     V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi = (an[0], an[1], an[2], an[3], an[5],
                                                           an[7], an[8], an[9])
     driver_f, driver_i, K, Kint, routes = an[10], an[11], an[12], an[13], an[28]
+    v_inf32 = an[30]
     ideal = an[21][ST_IDEAL] != 0
     if an[29][0] != 0:
         for i in range(start, end):
-            route_event(V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i,
-                        routes, K, Kint, an[14], an[15], an[16], ideal, ev_l[i], ev_t[i])
+            route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f,
+                        driver_i, routes, K, Kint, an[14], an[15], an[16], ideal, ev_l[i],
+                        ev_t[i])
     elif ideal:
         _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l, start,
                      end)
     else:
-        _flush_analog(V, hold, hemi_s, neuron_f, r_cache, xbar, padi, driver_f, driver_i,
+        _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
                       routes, K, ev_t, ev_l, start, end)
 
 
@@ -383,7 +387,8 @@ def padi_event(an, h, word, t):
     for bus in range(4):
         # a bus that accepts SPL1 (FPGA) events ignores PADI events (mutually exclusive)
         if (word >> bus) & 1 and padi[h, bus] == 0:
-            _to_drivers(an[0], an[1], an[2], an[3], an[5], an[7], an[10], an[11], an[28],
+            _to_drivers(an[0], an[1], an[2], an[3], an[5], an[30], an[7], an[10], an[11],
+                        an[28],
                         an[12], an[13], an[14], an[15], an[16], ideal, h, bus,
                         (word >> 22) & 0x1F, (word >> 16) & 0x3F, t)
 

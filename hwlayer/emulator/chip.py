@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import zlib
 from dataclasses import dataclass
 
@@ -25,6 +26,48 @@ _U32 = np.uint64(0xFFFFFFFF)
 MADC_WINDOW = 64  # FPGA cycles covered by one Systime anchor of MADC samples
 MADC_MAX_SAMPLES = 1 << 22
 NOISE_MARGIN = 4 * 256
+
+
+class NoiseStream:
+    """Standard-normal samples (float32) in the generator's order, drawn ahead in a thread.
+
+    The emulator needs about a million samples per large program; drawing the next block while
+    the executor runs (it releases the GIL) hides their cost. The order of the samples, and so
+    every result of a seeded chip, does not depend on the timing.
+    """
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._thread: threading.Thread | None = None
+        self._ahead: np.ndarray | None = None
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            self._buffer = np.concatenate([self._buffer, self._ahead])
+            self._ahead = None
+
+    def take(self, n: int) -> np.ndarray:
+        self._join()
+        if self._buffer.size < n:
+            more = self._rng.standard_normal(n - self._buffer.size, dtype=np.float32)
+            self._buffer = np.concatenate([self._buffer, more])
+        out, self._buffer = self._buffer[:n], self._buffer[n:]
+        return out
+
+    def draw_ahead(self, n: int) -> None:
+        """Start drawing n more samples in the background."""
+        self._join()
+        if n <= 0 or self._buffer.size >= n:
+            return
+
+        def work() -> None:
+            self._ahead = self._rng.standard_normal(n, dtype=np.float32)
+
+        self._thread = threading.Thread(target=work, daemon=True)
+        self._thread.start()
 
 
 class ProgramError(ValueError):
@@ -68,6 +111,7 @@ class Chip:
         self.chip_id = _check_chip_id(chip_id)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        self._noise = NoiseStream(self.rng)
         self.identity: ChipIdentity = draw_identity(self.chip_id)
         smap = storage_map()
         self._map = smap
@@ -95,12 +139,12 @@ class Chip:
 
     def _init_analog_state(self) -> None:
         p = self.params
-        self.V = p.neuron_f[A.NF_V_INF].copy()  # at power-up the membranes rest
+        self.V = p.neuron_f[A.NF_V_INF].astype(np.float32)  # at power-up the membranes rest
         self.S = np.zeros(512, dtype=np.int64)
         self.hold = np.zeros(512, dtype=np.int64)
         self.hemi_s = np.zeros((2, A.HS_COUNT))
         self.hemi_s[:, A.HS_DT_CACHE] = -1.0
-        self.r_cache = np.zeros(512)
+        self.r_cache = np.zeros(512, dtype=np.float32)
         self.state = np.zeros(A.ST_COUNT, dtype=np.int64)
         self.state[A.ST_IDEAL] = int(self.identity.ideal)
         self.state[A.ST_DUE] = A.NEVER
@@ -129,7 +173,7 @@ class Chip:
             "channel_i": p.channel_i, "quad_f": p.quad_f, "noise": noise, "state": self.state,
             "ppu_s": self.ppu_s, "ppu_slot0": self.ppu_slot0, "madc": p.madc,
             "madc_t": madc_t, "madc_v": madc_v, "conv": self.conv, "routes": p.routes,
-            "flags": p.flags,
+            "flags": p.flags, "v_inf32": p.v_inf32,
         }
         return tuple(values[k] for k in A.BUNDLE)
 
@@ -166,7 +210,8 @@ class Chip:
         responses = np.empty(w.size + 1, dtype=np.uint64)
         ev_t = np.empty(n_spikes, dtype=np.int64)
         ev_l = np.empty(n_spikes, dtype=np.int64)
-        noise = self.rng.standard_normal(n_noise, dtype=np.float32)
+        noise = self._noise.take(n_noise)
+        self._noise.draw_ahead(n_noise)  # for the next program, while this one runs
         madc_t = np.empty(n_madc, dtype=np.int64)
         madc_v = np.empty(n_madc, dtype=np.int64)
         an = self._bundle(noise, madc_t, madc_v)

@@ -106,7 +106,8 @@ class ModelParameters:
         self.xbar = np.zeros((76, 2), dtype=np.int64)
         self.routes = np.zeros((2, 4, 32), dtype=np.int64)  # [h, bus, row select] -> drivers
         self.flags = np.zeros(1, dtype=np.int64)  # [0]: a receiving driver is not plain hagen
-        self.K = np.zeros((2, 2, 128, 256))
+        self.K = np.zeros((2, 2, 128, 256), dtype=np.float32)  # the hot loop runs in float32
+        self.v_inf32 = np.zeros(512, dtype=np.float32)
         self.Kint = np.zeros((2, 2, 128, 256), dtype=np.int64)
         self.Wrow = np.zeros((2, 256, 256))
         self.Wrow_int = np.zeros((2, 256, 256), dtype=np.int64)
@@ -221,6 +222,7 @@ class ModelParameters:
         nf = self.neuron_f
         nf[A.NF_V_RESET] = v_reset
         nf[A.NF_V_INF] = v_inf
+        self.v_inf32[:] = v_inf
         nf[A.NF_LAMBDA] = 0.0 if self.ideal else lam
         nf[A.NF_V_HI] = idt.v_high
         nf[A.NF_V_LO] = idt.v_low

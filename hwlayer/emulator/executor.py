@@ -258,7 +258,7 @@ def _chip_reset(storage, reset_image, chip_slots, an, counters):
     A.update_due(an)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_slots,
             responses, event_time, event_label, counters, an):
     """Run `words` from index `start` up to and including the first halt.
