@@ -114,19 +114,22 @@ def _add_row_exact(S, hold, Kint, h, b, d, base, a, t):
             s[c] += a * k[c]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=True)
 def _advance_held(V, hold, hemi_s, neuron_f, h, t0, t):
-    """Advance through refractory holds: per neuron from the end of its hold."""
-    still = False
-    for n in range(h * 256, h * 256 + 256):
-        if hold[n] > t0:
-            V[n] = neuron_f[NF_V_RESET, n]
-        if hold[n] >= t:
-            still = True
-            continue
-        start = max(t0, hold[n])
-        v_inf = neuron_f[NF_V_INF, n]
-        V[n] = v_inf + (V[n] - v_inf) * _decay(neuron_f[NF_LAMBDA, n] * (t - start))
+    """Advance through refractory holds: a held neuron sits at its reset potential and relaxes
+    from the end of its hold."""
+    base = h * 256
+    v = V[base:base + 256]
+    held = hold[base:base + 256]
+    v_reset = neuron_f[NF_V_RESET, base:base + 256]
+    v_inf = neuron_f[NF_V_INF, base:base + 256]
+    lam = neuron_f[NF_LAMBDA, base:base + 256]
+    still = 0
+    for c in range(256):
+        vc = v_reset[c] if held[c] > t0 else np.float64(v[c])
+        x = lam[c] * max(t - max(t0, held[c]), 0)
+        v[c] = v_inf[c] + (vc - v_inf[c]) * _decay(x)
+        still += held[c] >= t
     hemi_s[h, HS_HOLD_ACTIVE] = 1.0 if still else 0.0
     hemi_s[h, HS_DT_CACHE] = -1.0
 
@@ -297,6 +300,9 @@ def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, drive
             v = V[base:base + 256]
             j = 0
             while bits:
+                while (bits & 0xFF) == 0:  # skip to the next accepting driver
+                    bits >>= 8
+                    j += 8
                 if bits & 1:
                     d = bus + 4 * j
                     gd = h * 128 + d
