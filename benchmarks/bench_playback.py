@@ -1,9 +1,9 @@
 """Throughput of the playback path: build a ~1M-word program, run it, decode the responses.
 
-The program mixes what real experiments send: block writes (both synapse weight matrices,
-CapMem blocks, PPU memory), block reads (weights, PPU memory, CADC sample rows) and timed
-spike packs. Reports instruction words per second for each phase and end to end (target:
->= 10 M words/s end to end on a 2-core machine). Run:
+The program is shaped like an experiment: a configuration block (both synapse weight
+matrices, CapMem blocks, PPU memory), then segments of block reads (weights, PPU memory, CADC
+sample rows) and timed spike packs. Reports instruction words per second for each phase and
+end to end (target: >= 10 M words/s end to end on a 2-core machine). Run:
 
     python benchmarks/bench_playback.py [--words 1000000] [--repeats 3]
 """
@@ -28,9 +28,8 @@ from driver.coordinates import (
 SPIKES_PER_SEGMENT = 150_000
 
 
-def build_segment(builder: PlaybackProgramBuilder, rng: np.random.Generator) -> list:
-    """One segment: block writes, block reads, 150k timed spikes; returns its tickets."""
-    tickets = []
+def configure(builder: PlaybackProgramBuilder, rng: np.random.Generator) -> None:
+    """The configuration block: both synapse weight matrices, PPU memories, CapMem blocks."""
     for h in (0, 1):
         builder.write(SynapseWeightMatrixOnDLS(hemisphere=h),
                       SynapseWeightMatrix(weights=rng.integers(0, 64, (256, 256))))
@@ -38,6 +37,11 @@ def build_segment(builder: PlaybackProgramBuilder, rng: np.random.Generator) -> 
     for block in range(4):
         builder.write(CapMemBlockOnDLS(block=block),
                       CapMemBlock(values=rng.integers(0, 1023, (130, 24))))
+
+
+def build_segment(builder: PlaybackProgramBuilder, rng: np.random.Generator) -> list:
+    """One recording segment: block reads and 150k timed spikes; returns its tickets."""
+    tickets = []
     for h in (0, 1):
         tickets.append(builder.read(SynapseWeightMatrixOnDLS(hemisphere=h)))
         tickets.append(builder.read(PPUMemoryOnDLS(ppu=h)))
@@ -53,6 +57,7 @@ def measure(n_words: int, seed: int = 0) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     builder = PlaybackProgramBuilder()
+    configure(builder, rng)
     tickets = []
     while builder.size_to_fpga() < n_words:
         tickets += build_segment(builder, rng)
