@@ -695,12 +695,25 @@ class SynapseLabelRow(BlockContainer):
 
 
 class CADCSampleRow(BlockContainer):
-    """Read-only: the causal and acausal CADC samples of one row, by column."""
+    """Read-only: the causal and acausal CADC samples of one row, by column.
+
+    With the trigger readout type, as the PPU does (libnux `get_causal_correlation`), only the
+    first quad of each channel type is a triggered read; the other quads come from the buffer,
+    so each channel type is converted once and all its columns share that conversion.
+    """
 
     REGISTER = "CADCSampleQuadTriggered"
     coordinate_type = co.CADCSampleRowOnDLS
     FIELDS = {"causal": "samples", "acausal": "samples"}
     SHAPE = (256,)
+
+    @classmethod
+    def _grid_addresses(cls, coord: Any) -> np.ndarray:
+        a = super()._grid_addresses(coord).copy()  # (channel type, quad, 1)
+        if coord.readout_type == 0:
+            buffered = REGISTERS["CADCSampleQuadBuffered"].addresses(**coord.index())
+            a[:, 1:] = np.asarray(buffered)[:, 1:]
+        return a
 
     @classmethod
     def _from_layout(cls, values: dict[str, np.ndarray]) -> CADCSampleRow:

@@ -490,7 +490,9 @@ def test_cadc_sample_row(readout_type):
     expected_addresses, payloads = [], []
     for t, samples in ((0, causal), (1, acausal)):
         for quad in range(64):
-            qc = co.CADCSampleQuadOnDLS(hemisphere=1, readout_type=readout_type, channel_type=t,
+            # a triggered row read triggers the first quad of each type; the rest is buffered
+            rt = 1 if quad > 0 else readout_type
+            qc = co.CADCSampleQuadOnDLS(hemisphere=1, readout_type=rt, channel_type=t,
                                         row=0, quad=quad)
             expected_addresses += c.CADCSampleQuad.addresses(qc).tolist()
             payloads += c.CADCSampleQuad(samples=[int(samples[col]) for col in qc.columns]) \
