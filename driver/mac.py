@@ -88,33 +88,42 @@ class MAC:
 
     def run(self, activations, connection) -> np.ndarray:
         """int8 outputs (batch, outputs) of one program on `connection`."""
+        per_tile = self.run_tiles(activations, connection)
+        batch, n_out = per_tile.shape[0], self.weights.shape[1]
+        out = np.zeros((batch, n_out), dtype=np.int64)
+        for k, (_, o0) in enumerate(self.tiles):
+            width = min(COLUMNS, n_out - o0)
+            out[:, o0:o0 + width] += per_tile[:, k, :width]
+        return np.clip(out, -128, 127).astype(np.int8)
+
+    def run_tiles(self, activations, connection) -> np.ndarray:
+        """int8 results per tile before the host addition: (batch, len(self.tiles), 256).
+
+        Tile k = self.tiles[k] = (first input, first output) ran on hemisphere k % 2; column j
+        of its result is neuron j of that hemisphere (calibration measures neurons this way).
+        """
         x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
                                f"shape {tuple(self.weights.shape)}: need (batch, "
                                f"{self.weights.shape[0]})")
         batch = x.shape[0]
-        n_out = self.weights.shape[1]
-        out = np.zeros((batch, n_out), dtype=np.int64)
+        out = np.zeros((batch, len(self.tiles), COLUMNS), dtype=np.int8)
         if batch == 0:
-            return out.astype(np.int8)
+            return out
         builder = PlaybackProgramBuilder()
         reads = []
         diff = _DifferentialWrites(connection.shadow)
         for k in range(0, len(self.tiles), 2):
             pair = self.tiles[k:k + 2]
             self._configure(builder, pair, connection, diff)
-            reads.append((pair, self._schedule(builder, pair, x)))
-        program = builder.done()
-        info = connection.run(program)
+            reads.append((k, len(pair), self._schedule(builder, pair, x)))
+        info = connection.run(builder.done())
         self.chip_time_s = info.chip_time_s
-        for pair, ticket in reads:
-            words = ticket.get().reshape(batch, len(pair), 64)
-            for h, (_, o0) in enumerate(pair):
-                res = _vector_to_columns(words[:, h])
-                width = min(COLUMNS, n_out - o0)
-                out[:, o0:o0 + width] += res[:, :width]
-        return np.clip(out, -128, 127).astype(np.int8)
+        for k, n, ticket in reads:
+            words = ticket.get().reshape(batch, n, 64)
+            out[:, k:k + n] = _vector_to_columns(words)
+        return out
 
     # -- configuration of a tile pair ---------------------------------------------------------
 
