@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwlayer.emulator import Chip, ProgramError
+from hwlayer.emulator import MODEL_VERSION, Chip, ProgramError
 from hwlayer.regmap import instructions as isa
 
 from . import instructions as ins
@@ -66,6 +66,11 @@ class EmulatorConnection:
     @property
     def chip_id(self) -> int | str:
         return self._chip.chip_id
+
+    @property
+    def model_version(self) -> int:
+        """Version of the emulator's analog model (calibrations are specific to it)."""
+        return MODEL_VERSION
 
     def get_unique_identifier(self) -> str:
         return f"hxemu-chip-{self.chip_id}"

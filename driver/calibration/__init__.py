@@ -4,6 +4,13 @@
 the connection; `result.to_cocolist()` / `result.apply(builder)` give the settings.
 """
 
+from .cache import (
+    CalibrationMismatchWarning,
+    apply_calibration,
+    cache_dir,
+    default_calibration,
+    default_calibration_path,
+)
 from .hagen import CalibrationResult, CalibrationTarget, calibrate, summary
 from .search import (
     RangeLimitWarning,
@@ -13,5 +20,7 @@ from .search import (
     noisy_binary_search,
 )
 
-__all__ = ["CalibrationResult", "CalibrationTarget", "RangeLimitWarning", "SearchResult",
-           "binary_search", "calibrate", "linear_prediction", "noisy_binary_search", "summary"]
+__all__ = ["CalibrationMismatchWarning", "CalibrationResult", "CalibrationTarget",
+           "RangeLimitWarning", "SearchResult", "apply_calibration", "binary_search",
+           "cache_dir", "calibrate", "default_calibration", "default_calibration_path",
+           "linear_prediction", "noisy_binary_search", "summary"]

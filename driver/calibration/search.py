@@ -65,7 +65,10 @@ def binary_search(measure: Callable[[np.ndarray], np.ndarray], target, lo: int, 
         too_low = (values < target) == increasing  # go up
         low = np.where(active & too_low, mid + 1, low)
         high = np.where(active & ~too_low, mid - 1, high)
-    at_limit = ((best == lo) | (best == hi)) & (best_err > tolerance)
+    # at a limit with the measurement still on the wrong side: the target is out of range
+    below = (best_val < target) == increasing  # would need a larger setting
+    wrong_side = (best == hi) & below | (best == lo) & ~below
+    at_limit = wrong_side & (best_err > (tolerance if np.isfinite(tolerance) else 0.0))
     _warn_limits(name, at_limit)
     return SearchResult(best, best_val, (best_err <= tolerance) & ~at_limit)
 
@@ -99,6 +102,7 @@ def linear_prediction(measure: Callable[[np.ndarray], np.ndarray], target, start
     s = np.clip(np.asarray(start, dtype=np.int64), lo, hi)
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), s.shape)
     values = np.asarray(measure(s), dtype=np.float64)
+    wanted = s.astype(np.float64)
     for _ in range(iterations):
         if proportional:
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -110,9 +114,11 @@ def linear_prediction(measure: Callable[[np.ndarray], np.ndarray], target, start
             with np.errstate(divide="ignore", invalid="ignore"):
                 slope = (v2 - values) / (probe - s)
                 new = np.where(slope != 0, s + (target - values) / slope, s)
-        s = np.clip(np.round(np.nan_to_num(new, nan=(lo + hi) / 2)), lo, hi).astype(np.int64)
+        wanted = np.nan_to_num(new, nan=(lo + hi) / 2, posinf=hi + 1, neginf=lo - 1)
+        s = np.clip(np.round(wanted), lo, hi).astype(np.int64)
         values = np.asarray(measure(s), dtype=np.float64)
     err = np.abs(values - target)
-    at_limit = ((s == lo) | (s == hi)) & (err > tolerance)
+    at_limit = ((wanted > hi) | (wanted < lo)) & (err > (tolerance if np.isfinite(tolerance)
+                                                          else 0.0))
     _warn_limits(name, at_limit)
     return SearchResult(s, values, (err <= tolerance) & ~at_limit)

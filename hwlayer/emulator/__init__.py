@@ -35,5 +35,6 @@ def _guard_kernel_cache() -> None:
 _guard_kernel_cache()
 
 from .chip import Chip, ExecutionResult, ProgramError  # noqa: E402
+from .identity import MODEL_VERSION  # noqa: E402
 
-__all__ = ["Chip", "ExecutionResult", "ProgramError"]
+__all__ = ["Chip", "ExecutionResult", "MODEL_VERSION", "ProgramError"]
