@@ -98,6 +98,19 @@ class Cocolist:
         self.apply(b)
         return b.done()
 
+    def save(self, path, metadata: dict | None = None) -> None:
+        """Write a `.pbin` file atomically (`driver.cocolist_file.save_cocolist`)."""
+        from .cocolist_file import save_cocolist
+
+        save_cocolist(path, self, metadata)
+
+    @classmethod
+    def load(cls, path) -> Cocolist:
+        """Read a `.pbin` file; `driver.cocolist_file.load_cocolist` also gives the metadata."""
+        from .cocolist_file import load_cocolist
+
+        return load_cocolist(path)[0]
+
 
 def _encode_run(kind: type, entries: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
     """(addresses, words) of many containers of one register type, in one pass."""

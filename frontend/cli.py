@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
+from collections import Counter
 from importlib import metadata
 
 from driver import EmulatorConnection
+from driver.cocolist_file import (
+    CocolistFileError,
+    FieldChange,
+    cocolist_to_json,
+    diff_cocolists,
+    load_cocolist,
+)
 from driver.info import chip_identity, register_regions
 
 
@@ -52,22 +61,99 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _entry_line(coord, item) -> str:
+    return f"{coord!r}  {item!r}"
+
+
+def cmd_cocolist_show(args: argparse.Namespace) -> int:
+    """Print a cocolist file: metadata, entries per container type, then every entry."""
+    cc, meta = load_cocolist(args.file)
+    if args.json:
+        sys.stdout.write(cocolist_to_json(cc, meta))
+        return 0
+    print(f"file     : {args.file} ({os.path.getsize(args.file)} bytes)")
+    print("metadata :")
+    width = max((len(k) for k in meta), default=0)
+    for k in sorted(meta):
+        print(f"  {k:<{width}} : {meta[k]!r}" if not isinstance(meta[k], str)
+              else f"  {k:<{width}} : {meta[k]}")
+    counts = Counter(type(item).__qualname__ for _, item in cc)
+    print(f"entries  : {len(cc)}")
+    width = max((len(k) for k in counts), default=0)
+    for name in sorted(counts):
+        print(f"  {name:<{width}} {counts[name]:>7}")
+    print()
+    digits = len(str(max(len(cc) - 1, 0)))
+    for i, (coord, item) in enumerate(cc):
+        print(f"{i:>{digits}}  {_entry_line(coord, item)}")
+    return 0
+
+
+def _change_text(ch: FieldChange) -> str:
+    if ch.index is not None:
+        where = "[" + ", ".join(map(str, ch.index)) + "]"
+        more = f" ({ch.count} values differ)" if ch.count > 1 else ""
+        return f"{ch.name}{where}: {ch.old} -> {ch.new}{more}"
+    return f"{ch.name}: {ch.old} -> {ch.new}"
+
+
+def cmd_cocolist_diff(args: argparse.Namespace) -> int:
+    """Compare two cocolist files after squash; exit 0 if equal, 1 if they differ."""
+    a, _ = load_cocolist(args.a)
+    b, _ = load_cocolist(args.b)
+    d = diff_cocolists(a, b)
+    print(f"--- {args.a} ({len(a)} entries)")
+    print(f"+++ {args.b} ({len(b)} entries)")
+    for coord, item in d.removed:
+        print(f"- {_entry_line(coord, item)}")
+    for coord, item in d.added:
+        print(f"+ {_entry_line(coord, item)}")
+    for coord, _old, _new, changes in d.changed:
+        print(f"~ {coord!r}")
+        for ch in changes:
+            print(f"    {_change_text(ch)}")
+    if not d:
+        print("no differences after squash (waits are not compared)")
+        return 0
+    print(f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed "
+          "(after squash)")
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hxemu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="chip id, register regions, versions")
     info.add_argument("--chip-id", type=_chip_id, default=0, help="int or 'ideal' (default 0)")
     info.set_defaults(func=cmd_info)
+    coco = sub.add_parser("cocolist", help="show or compare cocolist (.pbin) files")
+    csub = coco.add_subparsers(dest="cocolist_command", required=True)
+    show = csub.add_parser("show", help="metadata, entries per type and every entry")
+    show.add_argument("file", help="a .pbin cocolist file")
+    show.add_argument("--json", action="store_true", help="print the JSON view instead")
+    show.set_defaults(func=cmd_cocolist_show)
+    diff = csub.add_parser(
+        "diff", help="writes that differ after squash (exit 0: equal, 1: different)",
+        description="Compare the squashed writes (last write per coordinate) of two cocolist "
+                    "files: added, removed and changed entries with their field differences. "
+                    "Waits are not compared. Exit code 0: equal, 1: different, 2: error.")
+    diff.add_argument("a", help="the old .pbin file")
+    diff.add_argument("b", help="the new .pbin file")
+    diff.set_defaults(func=cmd_cocolist_diff)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except BrokenPipeError:  # e.g. `hxemu info | head`
         sys.stderr.close()
         return 0
+    except CocolistFileError as e:
+        print(f"{parser.prog}: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
