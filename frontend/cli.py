@@ -120,6 +120,50 @@ def cmd_cocolist_diff(args: argparse.Namespace) -> int:
     return 1
 
 
+SUMMARY_ROWS = (
+    ("per-neuron gain CV", "gain_cv", "{:.1%}", "<= 3 %"),
+    ("gain, chip median", "gain_median", "{:.4f}", "0.0015-0.0035"),
+    ("resting read, median", "resting_read_median", "{:.1f}", "120"),
+    ("resting read, std", "resting_read_std", "{:.2f}", ""),
+    ("resting read within 120 +- 2", "resting_within_2", "{:.0%}", ">= 95 %"),
+    ("driver mismatch (LSB)", "driver_mismatch", "{:.2f}", "< 2"),
+)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Calibrate a chip for HAGEN mode and write the cocolist (.pbin) file."""
+    from tqdm import tqdm
+
+    from driver.calibration import calibrate
+
+    if args.chip_id == "ideal":
+        raise ValueError("the ideal chip has no mismatch: there is nothing to calibrate")
+    with EmulatorConnection(args.chip_id, seed=args.seed) as conn, \
+            tqdm(total=10, desc="calibrating", unit="step", file=sys.stderr,
+                 disable=args.quiet) as bar:
+        def progress(step: str) -> None:
+            bar.set_postfix_str(step)
+            bar.update(1)
+
+        result = calibrate(conn, progress=progress)
+        bar.update(bar.total - bar.n)
+        result.to_cocolist().save(args.output, {
+            "chip_id": args.chip_id, "model_version": conn.model_version, "kind": "hagen",
+            "seed": args.seed, "summary": result.summary,
+            "wall_time_s": round(result.wall_time_s, 2)})
+    before, after = result.summary["before"], result.summary["after"]
+    print(f"calibrated chip {args.chip_id} in {result.wall_time_s:.1f} s -> {args.output}")
+    print(f"  {'property':<30} {'before':>10} {'after':>10}  target")
+    for label, key, fmt, goal in SUMMARY_ROWS:
+        print(f"  {label:<30} {fmt.format(before[key]):>10} {fmt.format(after[key]):>10}  "
+              f"{goal}")
+    failed = {k: int((~v).sum()) for k, v in result.success.items() if (~v).any()}
+    if failed:
+        print("  instances off their target (range limit or measurement tolerance): "
+              + ", ".join(f"{k} {n}" for k, n in failed.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hxemu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -140,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("a", help="the old .pbin file")
     diff.add_argument("b", help="the new .pbin file")
     diff.set_defaults(func=cmd_cocolist_diff)
+    cal = sub.add_parser("calibrate", help="calibrate a chip for HAGEN mode, write a .pbin")
+    cal.add_argument("--chip-id", type=_chip_id, default=0, help="int (default 0)")
+    cal.add_argument("-o", "--output", default="hagen_cocolist.pbin", help="the .pbin to write")
+    cal.add_argument("--seed", type=int, default=None, help="temporal noise seed")
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.set_defaults(func=cmd_calibrate)
     return p
 
 
@@ -151,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `hxemu info | head`
         sys.stderr.close()
         return 0
-    except CocolistFileError as e:
+    except (CocolistFileError, ValueError, OSError) as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)
         return 2
 

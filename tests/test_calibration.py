@@ -149,3 +149,35 @@ def test_linear_prediction_proportional_and_slope():
     with pytest.warns(RangeLimitWarning):
         linear_prediction(lambda s: 0.01 * s, 500.0, np.full(5, 100), 0, 1022,
                           proportional=True)
+
+
+def test_cli_calibrate_writes_a_loadable_file(tmp_path, capsys):
+    from frontend import cli
+
+    out = tmp_path / "hagen_cocolist.pbin"
+    assert cli.main(["calibrate", "--chip-id", "1", "-o", str(out), "--quiet",
+                     "--seed", "3"]) == 0
+    text = capsys.readouterr().out
+    assert "per-neuron gain CV" in text and "driver mismatch" in text
+    cocolist, meta = load_cocolist(out)
+    assert meta["chip_id"] == 1 and meta["kind"] == "hagen" and len(cocolist) > 1000
+    assert cli.main(["calibrate", "--chip-id", "ideal", "-o", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing to calibrate" in err
+
+
+def test_default_calibration_is_cached_per_chip_and_model(tmp_path, monkeypatch):
+    from driver.calibration import default_calibration
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RangeLimitWarning)
+        path, cc, meta = default_calibration(2)
+    assert path.is_relative_to(tmp_path) and "chip-2" in str(path) and "model-" in str(path)
+    stamp = path.stat().st_mtime_ns
+    path2, cc2, meta2 = default_calibration(2)
+    assert path2 == path and path.stat().st_mtime_ns == stamp  # not recomputed
+    assert cc2 == cc and meta2 == meta
+    assert meta["summary"]["after"]["gain_cv"] <= 0.03
+    with pytest.raises(ValueError, match="ideal"):
+        default_calibration("ideal")

@@ -13,8 +13,8 @@ Steps, each measuring only through programs (CADC reads, MAC results):
    the STP ramp current per quadrant (even/odd drivers of a hemisphere) so the quadrants'
    mean amplitudes at the driver operating point (activation 16, weight 63, 20 sends) agree.
 5. Synaptic input strength per neuron: excitatory OTA bias to the chip's median amplitude at
-   the gain operating point (activation 10, weight 21), inhibitory to the same amplitude with
-   negative weights.
+   the gain operating point (activation 10, weight 21; clipped into the gain range 0.0017 ..
+   0.0032), inhibitory to the same amplitude with negative weights.
 Differences to calix are listed in docs/calibration.md.
 """
 
@@ -52,7 +52,8 @@ class CalibrationTarget:
     cadc_dynamic_range: tuple[int, int] = (150, 500)  # CapMem LSB of the reference
     leak_read: int = 120  # CADC read of the leak potential
     reset_read: int = 120  # CADC read 5 us after a reset
-    synin_gm_start: int = 450  # OTA bias whose median amplitude becomes the target
+    synin_gm_start: int = 450  # OTA bias whose median amplitude becomes the target...
+    gain_range: tuple[float, float] = (0.0017, 0.0032)  # ...clipped into this gain range
     gain_activation: int = 10
     gain_weight: int = 21
     driver_activation: int = 16
@@ -303,11 +304,13 @@ class _Calibrator:
             return run
 
         start = np.full(512, t.synin_gm_start)
-        target = np.median(amplitude(+1)(start))
+        ideal_amplitude = t.gain_activation * t.gain_weight * 128
+        lo, hi = (g * ideal_amplitude for g in t.gain_range)
+        target = float(np.clip(np.median(amplitude(+1)(start)), lo, hi))
         for sign, name in ((+1, "i_bias_synin_exc_gm"), (-1, "i_bias_synin_inh_gm")):
             gm = self.record(name, linear_prediction(
                 amplitude(sign), target, start, 1, 1022, proportional=True, iterations=3,
-                tolerance=0.03 * target, name=name))
+                tolerance=0.05 * target, name=name))
             self.neuron_cell(name, gm)
 
 
