@@ -41,7 +41,6 @@ def test_calibrated_chip_meets_the_table(calibrated):
     assert after["resting_within_2"] >= 0.95
     assert abs(after["resting_read_median"] - 120) <= 1
     assert after["driver_mismatch"] < 2.0
-    assert result.wall_time_s < 30
 
 
 def test_without_calibration_the_chip_fails_the_table(calibrated):

@@ -59,3 +59,8 @@ def test_playback_benchmark_runs_small(capsys):
                                                                   "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "total" in out and "M words/s" in out
+
+
+def test_calibration_benchmark_runs(capsys):
+    assert _load(ROOT / "benchmarks" / "bench_calibration.py").main(["--chips", "1"]) == 0
+    assert "target" in capsys.readouterr().out
