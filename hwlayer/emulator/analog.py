@@ -235,26 +235,41 @@ def _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver
         j += 1
 
 
-@njit(cache=True)
-def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
-                routes, K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
-    """An FPGA spike label through crossbar, PADI bus and row-select to the synapse drivers.
-
-    Takes the arrays explicitly (not the bundle): it runs once per event.
-    """
+@njit(cache=True, inline="always")
+def _route(label, xbar, padi, routes, targets):
+    """Crossbar, PADI bus and row select for an FPGA spike label: fills targets[k] =
+    (hemisphere, bus, accepting-driver bits) and returns their number."""
     spl1 = (label >> 14) & 0x3
     neuron_label = label & 0x3FFF
+    row_select = (label >> 6) & 0x1F
+    n = 0
     for out in range(8):
         node = 24 + 9 * spl1 + out
         if (neuron_label & xbar[node, 0]) != xbar[node, 1]:
             continue
         h = out // 4
         bus = out % 4
-        if padi[h, bus] == 0:
+        if padi[h, bus] == 0 or routes[h, bus, row_select] == 0:
             continue
+        targets[n, 0] = h
+        targets[n, 1] = bus
+        targets[n, 2] = routes[h, bus, row_select]
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
+                routes, K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
+    """An FPGA spike label through crossbar, PADI bus and row-select to the synapse drivers.
+
+    Takes the arrays explicitly (not the bundle): the general path for address forwarding.
+    """
+    targets = np.empty((8, 3), dtype=np.int64)
+    for k in range(_route(label, xbar, padi, routes, targets)):
         _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver_i, routes,
-                    K, Kint, Wrow, Wrow_int, labels, ideal, h, bus, (label >> 6) & 0x1F,
-                    label & 0x3F, t)
+                    K, Kint, Wrow, Wrow_int, labels, ideal, targets[k, 0], targets[k, 1],
+                    (label >> 6) & 0x1F, label & 0x3F, t)
 
 
 @njit(cache=True, fastmath=True)
@@ -264,25 +279,14 @@ def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, drive
 
     Drivers with address forwarding (non-HAGEN use) take the general path (`_deliver`).
     """
+    targets = np.empty((8, 3), dtype=np.int64)
     for i in range(start, end):
         label = ev_l[i]
         t = ev_t[i]
-        spl1 = (label >> 14) & 0x3
-        neuron_label = label & 0x3FFF
-        row_select = (label >> 6) & 0x1F
         addr = label & 0x3F
         b = (addr >> 5) & 1
-        for out in range(8):
-            node = 24 + 9 * spl1 + out
-            if (neuron_label & xbar[node, 0]) != xbar[node, 1]:
-                continue
-            h = out // 4
-            bus = out % 4
-            if padi[h, bus] == 0:
-                continue
-            bits = routes[h, bus, row_select]
-            if bits == 0:
-                continue
+        for k in range(_route(label, xbar, padi, routes, targets)):
+            h, bus, bits = targets[k, 0], targets[k, 1], targets[k, 2]
             base = h * 256
             # advance the hemisphere to t; the relaxation is fused into the first addition
             relax = False
@@ -332,23 +336,14 @@ def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, drive
 @njit(cache=True)
 def _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l, start, end):
     """Apply recorded events [start, end) exactly (the ideal chip)."""
+    targets = np.empty((8, 3), dtype=np.int64)
     for i in range(start, end):
         label = ev_l[i]
         t = ev_t[i]
-        spl1 = (label >> 14) & 0x3
-        neuron_label = label & 0x3FFF
-        row_select = (label >> 6) & 0x1F
         addr = label & 0x3F
         b = (addr >> 5) & 1
-        for out in range(8):
-            node = 24 + 9 * spl1 + out
-            if (neuron_label & xbar[node, 0]) != xbar[node, 1]:
-                continue
-            h = out // 4
-            bus = out % 4
-            if padi[h, bus] == 0:
-                continue
-            bits = routes[h, bus, row_select]
+        for k in range(_route(label, xbar, padi, routes, targets)):
+            h, bus, bits = targets[k, 0], targets[k, 1], targets[k, 2]
             if t > hemi_s[h, HS_T]:
                 hemi_s[h, HS_T] = t
             j = 0
