@@ -2,13 +2,17 @@
 
 Coordinates and containers (bit-exact encode/decode built from `hwlayer.regmap`), the
 `PlaybackProgramBuilder` that turns them into 64-bit FPGA instruction words, tickets, and
-connections that run programs. Public contract: `PlaybackProgramBuilder`, `EmulatorConnection`,
-`coordinates`, `containers`, `Program.words`, `ticket.get()`.
+connections that run programs (in-process `EmulatorConnection`, `RemoteConnection` to a chip
+server, `connection_from_env()`). Public contract: `PlaybackProgramBuilder`,
+`EmulatorConnection`, `RemoteConnection`, `connection_from_env`, `coordinates`, `containers`,
+`Program.words`, `ticket.get()`.
 """
 
 from . import containers, coordinates, instructions
 from .builder import PlaybackProgramBuilder, Program, Ticket, TicketError
 from .connection import EmulatorConnection, PlaybackError, RunInfo
+from .remote import RemoteConnection, RemoteError, connection_from_env
 
-__all__ = ["EmulatorConnection", "PlaybackError", "PlaybackProgramBuilder", "Program", "RunInfo",
-           "Ticket", "TicketError", "containers", "coordinates", "instructions"]
+__all__ = ["EmulatorConnection", "PlaybackError", "PlaybackProgramBuilder", "Program",
+           "RemoteConnection", "RemoteError", "RunInfo", "Ticket", "TicketError",
+           "connection_from_env", "containers", "coordinates", "instructions"]

@@ -92,7 +92,8 @@ class EmulatorConnection:
             r = self._chip.execute(words)
         except ProgramError as e:
             raise PlaybackError(str(e)) from e
-        self.shadow.update(words)
+        if self.shadow is not None:  # None: not kept (the chip server keeps its own images)
+            self.shadow.update(words)
         return r.responses, r.start_cycle, r.end_cycle
 
     def run(self, program: Program) -> RunInfo:

@@ -11,6 +11,10 @@ reset_neurons, the events (§2.9.1: sweeps in descending driver order, repeated 
 `wait_between_events` apart, hemispheres paired and aligned to the read), PPU read, and the
 read-out of both result vectors. Partial sums of input chunks are added on the host with int8
 saturation.
+
+Optionally (`MAC.run(..., madc_neuron=n)`) the MADC records neuron n's membrane during the whole
+program, as grenade's MAC does for hxtorch's `madc_recording_neuron_id`; the samples are in
+`MAC.last_madc`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from hwlayer.regmap import registers as R
 
 from . import instructions as ins
 from .builder import PlaybackProgramBuilder
+from .containers import MADCConfig, MADCControl
+from .coordinates import MADCConfigOnDLS, MADCControlOnDLS
 
 WEIGHT_MAX = 63
 ACTIVATION_MAX = 31
@@ -37,6 +43,10 @@ HEMISPHERE_LABEL_BIT = 13
 H_WAIT = np.uint64(isa.TO["timing_wait_until"])
 H_PACK_1 = isa.TO["spike_pack_1"]
 READ_WAIT = ppu.HOST_WAIT["read"]
+H_SETUP = np.uint64(isa.TO["timing_setup"])
+NEURONS = 512  # AtomicNeuronOnDLS: 256 * hemisphere + column
+MADC_SAMPLE_PERIOD = 12  # FPGA cycles: the MADC's fastest rate (about 10.4 MHz)
+MADC_MAX_SAMPLES = (1 << 24) - 1  # MADCConfig.number_of_samples is 24 bits wide
 
 
 def spike_label(hemisphere, driver, activation) -> np.ndarray:
@@ -79,6 +89,9 @@ class MAC:
         self.num_sends = int(num_sends)
         self.wait_between_events = int(wait_between_events)
         self.chip_time_s = 0.0
+        # (FPGA cycles since the start of the last run, 10-bit values) of the last run that
+        # recorded with the MADC
+        self.last_madc: tuple[np.ndarray, np.ndarray] | None = None
         n_in, n_out = w.shape
         self.tiles = [(i, o) for o in range(0, n_out, COLUMNS) for i in range(0, n_in, ROWS)]
 
@@ -86,9 +99,15 @@ class MAC:
     def shape(self) -> tuple[int, int]:
         return self.weights.shape
 
-    def run(self, activations, connection) -> np.ndarray:
-        """int8 outputs (batch, outputs) of one program on `connection`."""
-        per_tile = self.run_tiles(activations, connection)
+    def run(self, activations, connection, *, madc_neuron: int | None = None) -> np.ndarray:
+        """int8 outputs (batch, outputs) of one program on `connection`.
+
+        With `madc_neuron` (0..511 = 256 * hemisphere + column) the MADC records that neuron's
+        membrane from the start to the end of the program, one sample every
+        `MADC_SAMPLE_PERIOD` FPGA cycles; `last_madc` then holds (FPGA cycles since the start
+        of the run, 10-bit values).
+        """
+        per_tile = self.run_tiles(activations, connection, madc_neuron=madc_neuron)
         batch, n_out = per_tile.shape[0], self.weights.shape[1]
         out = np.zeros((batch, n_out), dtype=np.int64)
         for k, (_, o0) in enumerate(self.tiles):
@@ -96,12 +115,18 @@ class MAC:
             out[:, o0:o0 + width] += per_tile[:, k, :width]
         return np.clip(out, -128, 127).astype(np.int8)
 
-    def run_tiles(self, activations, connection) -> np.ndarray:
+    def run_tiles(self, activations, connection, *,
+                  madc_neuron: int | None = None) -> np.ndarray:
         """int8 results per tile before the host addition: (batch, len(self.tiles), 256).
 
         Tile k = self.tiles[k] = (first input, first output) ran on hemisphere k % 2; column j
         of its result is neuron j of that hemisphere (calibration measures neurons this way).
+        `madc_neuron`: as in `run`.
         """
+        if madc_neuron is not None and (isinstance(madc_neuron, bool) or not isinstance(
+                madc_neuron, int | np.integer) or not 0 <= madc_neuron < NEURONS):
+            raise OverflowError(f"madc_neuron must be an int in 0..{NEURONS - 1}, "
+                                f"got {madc_neuron!r}")
         x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
@@ -118,8 +143,14 @@ class MAC:
             pair = self.tiles[k:k + 2]
             self._configure(builder, pair, connection, diff)
             reads.append((k, len(pair), self._schedule(builder, pair, x)))
-        info = connection.run(builder.done())
+        program = builder.done()
+        if madc_neuron is not None:
+            program = _with_madc(program, int(madc_neuron))
+        info = connection.run(program)
         self.chip_time_s = info.chip_time_s
+        if madc_neuron is not None:
+            times, values = program.result.madc_samples()
+            self.last_madc = (times - info.start_cycle, values)
         for k, n, ticket in reads:
             words = ticket.get().reshape(batch, n, 64)
             out[:, k:k + n] = _vector_to_columns(words)
@@ -227,6 +258,35 @@ class MAC:
         fetch = ins.omnibus_read(result)
         words = _assemble(act, ns, W, head, command(ppu.STATUS["read"]), fetch, t_rt)
         return b.append_words(words, responses=batch * fetch.size)
+
+
+def _duration_bound(words: np.ndarray) -> int:
+    """An upper bound of a program's FPGA cycles: every word takes at least one cycle, and a
+    wait lasts at most until its timer value (the timer restarts at each `timing_setup`)."""
+    head = words >> np.uint64(56)
+    segment = np.cumsum(head == H_SETUP)
+    is_wait = head == H_WAIT
+    waits = (words[is_wait] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    longest = np.zeros(int(segment[-1]) + 1 if words.size else 1, dtype=np.int64)
+    np.maximum.at(longest, segment[is_wait], waits)
+    return int(longest.sum()) + int(words.size)
+
+
+def _with_madc(program, neuron: int):
+    """`program` with an MADC recording of `neuron` that spans all of it (and then stops).
+
+    The recording's writes hold no reads, so the program's tickets stay valid."""
+    samples = min(MADC_MAX_SAMPLES, _duration_bound(program.words) // MADC_SAMPLE_PERIOD + 16)
+    head = PlaybackProgramBuilder()
+    head.write(MADCConfigOnDLS(), MADCConfig(
+        enable=True, readout_source=0, neuron=neuron, sample_period=MADC_SAMPLE_PERIOD,
+        number_of_samples=samples))
+    head.write(MADCControlOnDLS(), MADCControl(start_recording=True))
+    tail = PlaybackProgramBuilder()
+    tail.write(MADCControlOnDLS(), MADCControl(stop_recording=True))
+    start, stop = head.done().words, tail.done().words
+    program.words = np.concatenate([start, program.words, stop])
+    return program
 
 
 class _DifferentialWrites:

@@ -18,6 +18,8 @@ from driver.cocolist_file import (
     load_cocolist,
 )
 from driver.info import chip_identity, register_regions
+from driver.server import add_arguments as add_serve_arguments
+from driver.server import config_from_args, serve
 
 
 def _chip_id(text: str) -> int | str:
@@ -164,6 +166,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve one emulated chip to many clients over TCP until SIGINT/SIGTERM."""
+    return serve(config_from_args(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hxemu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seed", type=int, default=None, help="temporal noise seed")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
+    srv = sub.add_parser(
+        "serve", help="serve one emulated chip to many clients over TCP (docs/server.md)",
+        description="Serve one emulated chip over TCP: users take turns round robin, each "
+                    "client sees only its own configuration. Prints the address it listens "
+                    "on; logs one line per client to stderr; stops on SIGINT/SIGTERM.")
+    add_serve_arguments(srv)
+    srv.set_defaults(func=cmd_serve)
     return p
 
 
