@@ -11,8 +11,8 @@ server, `connection_from_env()`). Public contract: `PlaybackProgramBuilder`,
 from . import containers, coordinates, instructions
 from .builder import PlaybackProgramBuilder, Program, Ticket, TicketError
 from .connection import EmulatorConnection, PlaybackError, RunInfo
-from .remote import RemoteConnection, RemoteError, connection_from_env
+from .remote import RemoteConnection, RemoteError, connection_from_env, remote_enabled
 
 __all__ = ["EmulatorConnection", "PlaybackError", "PlaybackProgramBuilder", "Program",
            "RemoteConnection", "RemoteError", "RunInfo", "Ticket", "TicketError",
-           "connection_from_env", "containers", "coordinates", "instructions"]
+           "connection_from_env", "containers", "coordinates", "instructions", "remote_enabled"]

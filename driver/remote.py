@@ -289,6 +289,13 @@ def _int_env(env: Mapping[str, str], name: str) -> int:
         raise ValueError(f"{name} must be an integer, got {env[name]!r}") from None
 
 
+def remote_enabled(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment selects a remote chip (QUIGGELDY_ENABLED a non-zero int)."""
+    env = os.environ if env is None else env
+    enabled = env.get("QUIGGELDY_ENABLED", "").strip()
+    return bool(enabled) and _int_env({"QUIGGELDY_ENABLED": enabled}, "QUIGGELDY_ENABLED") != 0
+
+
 def connection_from_env(env: Mapping[str, str] | None = None
                         ) -> RemoteConnection | EmulatorConnection:
     """A connection chosen from the environment (hxcomm precedence: Quiggeldy first).
@@ -299,8 +306,8 @@ def connection_from_env(env: Mapping[str, str] | None = None
       chip id an int or "ideal" (default 0), seed an int (default: fresh randomness).
     """
     env = os.environ if env is None else env
-    enabled = env.get("QUIGGELDY_ENABLED", "").strip()
-    if enabled and _int_env({"QUIGGELDY_ENABLED": enabled}, "QUIGGELDY_ENABLED") != 0:
+    if remote_enabled(env):
+        enabled = env["QUIGGELDY_ENABLED"].strip()
         missing = [k for k in ("QUIGGELDY_IP", "QUIGGELDY_PORT") if not env.get(k)]
         if missing:
             raise ValueError(f"QUIGGELDY_ENABLED={enabled} but {' and '.join(missing)} "

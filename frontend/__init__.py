@@ -27,7 +27,7 @@ from .core import (
 
 __version__ = "0.1.0"
 
-_LAZY = {"perceptron": "perceptron", "ann": "perceptron"}
+_LAZY = {"perceptron": "perceptron", "ann": "perceptron", "helpers": "helpers"}
 
 
 def __getattr__(name: str) -> Any:
@@ -44,5 +44,5 @@ def __dir__() -> list[str]:
 
 _aliases.install()
 
-__all__ = ["CalibrationPath", "HWDBPath", "ann", "get_unique_identifier", "init_hardware",
-           "init_hardware_minimal", "logger", "perceptron", "release_hardware"]
+__all__ = ["CalibrationPath", "HWDBPath", "ann", "get_unique_identifier", "helpers",
+           "init_hardware", "init_hardware_minimal", "logger", "perceptron", "release_hardware"]

@@ -15,15 +15,13 @@ randomness).
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from driver import EmulatorConnection
+from driver import EmulatorConnection, calibration, connection_from_env, remote_enabled
 from driver.base_config import hagen_base_configuration
 from driver.cocolist import Cocolist
+from driver.cocolist_file import load_cocolist
 
 from . import logger
 
@@ -124,42 +122,29 @@ def _parse_int(text: str, name: str, alternative: str) -> int:
                          f"got {text!r}") from None
 
 
-def _connect(chip_id: int | str | None, seed: int | None) -> EmulatorConnection:
+def _connect(chip_id: int | str | None, seed: int | None):
     """A new global connection to the chosen chip, configured with the global configuration.
 
-    Like the original, the previous connection is released first.
+    Like the original, the previous connection is released first. Without an explicit chip
+    id, a remote chip selected by the environment (QUIGGELDY_ENABLED, see
+    `driver.connection_from_env`) takes precedence over the in-process emulator.
     """
-    chip = resolve_chip_id(chip_id)
-    rng_seed = resolve_seed(seed)
     release_hardware()
-    conn = EmulatorConnection(chip, seed=rng_seed)
+    if chip_id is None and remote_enabled():
+        conn = connection_from_env()
+    else:
+        conn = EmulatorConnection(resolve_chip_id(chip_id), seed=resolve_seed(seed))
     _apply_configuration(conn)
     _state.connection = conn
     return conn
 
 
-def _apply_configuration(conn: EmulatorConnection) -> None:
+def _apply_configuration(conn) -> None:
     """Base configuration, then the calibration (if any); warns if made for another chip."""
     if _state.calibration is None:
         conn.run(_base().to_program())
-        return
-    apply = getattr(_optional("driver.calibration"), "apply_calibration", None)
-    if apply is not None:
-        apply(conn, _state.calibration, _state.calibration_metadata)
-        return
-    program = Cocolist(_base().entries)
-    program.extend(_state.calibration)
-    conn.run(program.to_program())
-
-
-def _optional(name: str):
-    """An optional driver module (calibration support), or None if this hxemu lacks it."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as e:
-        if e.name is not None and name.startswith(e.name):
-            return None
-        raise
+    else:
+        calibration.apply_calibration(conn, _state.calibration, _state.calibration_metadata)
 
 
 def load_and_apply_calibration(path: str | os.PathLike) -> None:
@@ -178,7 +163,7 @@ def load_and_apply_calibration(path: str | os.PathLike) -> None:
     except OSError:
         raise RuntimeError(f"Failed to open calibration at {path}.") from None
     try:
-        cocolist, metadata = _read_cocolist(path)
+        cocolist, metadata = load_cocolist(path)
     except Exception as e:
         log.ERROR(f"Failed to load calibration at {path}: {e}. A calibration is an hxemu "
                   "cocolist file (.pbin, e.g. from `driver.calibration` or the `hxemu` "
@@ -188,53 +173,21 @@ def load_and_apply_calibration(path: str | os.PathLike) -> None:
     _state.calibration_metadata = metadata
 
 
-def _read_cocolist(path: str) -> tuple[Cocolist, dict | None]:
-    files = _optional("driver.cocolist_file")
-    if files is not None and hasattr(files, "load_cocolist"):
-        return _split(files.load_cocolist(path))
-    load = getattr(Cocolist, "load", None)
-    if load is None:
-        raise RuntimeError("this hxemu version cannot read calibration files "
-                           "(driver.cocolist_file is missing)")
-    return _split(load(path))
-
-
-def _split(loaded: Any) -> tuple[Cocolist, dict | None]:
-    """(cocolist, metadata) from what a loader returned: a Cocolist or a tuple holding one."""
-    if isinstance(loaded, Cocolist):
-        return loaded, None
-    if isinstance(loaded, tuple):
-        cocolists = [x for x in loaded if isinstance(x, Cocolist)]
-        metas = [x for x in loaded if isinstance(x, dict)]
-        if cocolists:
-            return cocolists[0], (metas[0] if metas else None)
-    raise RuntimeError(f"the calibration loader returned {type(loaded).__name__}, not a "
-                       "cocolist")
-
-
-def _default_calibration(chip_id: int | str) -> tuple[Cocolist, dict | None] | None:
+def _default_calibration(chip_id: int | str) -> tuple[Cocolist, dict] | None:
     """The cached default (nightly-like) calibration of `chip_id`; None for the ideal chip."""
     log = logger.get("hxtorch.init_hardware")
     if chip_id == "ideal":
         log.WARN("the ideal chip has nothing to calibrate: init_hardware(ann=True) loads no "
                  "calibration on it")
         return None
-    calibration = _optional("driver.calibration")
-    default = getattr(calibration, "default_calibration", None)
-    if default is None:
-        raise RuntimeError("init_hardware(ann=True) needs driver.calibration."
-                           "default_calibration, which this hxemu version does not have")
     log.INFO(f"Loading the default calibration of chip {chip_id} (created on first use)")
     try:
-        loaded = default(chip_id)
+        path, cocolist, metadata = calibration.default_calibration(chip_id)
     except Exception as e:
         raise RuntimeError(f"Failed to get the default calibration of chip {chip_id}: "
                            f"{e}") from e
-    if isinstance(loaded, tuple):
-        paths = [x for x in loaded if isinstance(x, str | Path)]
-        if paths:
-            log.INFO(f'Default calibration of chip {chip_id} at "{paths[0]}"')
-    return _split(loaded)
+    log.INFO(f'Default calibration of chip {chip_id} at "{path}"')
+    return cocolist, metadata
 
 
 def init_hardware(hwdb_path: HWDBPath | CalibrationPath | None = None, ann: bool = False, *,
