@@ -27,7 +27,8 @@ from .core import (
 
 __version__ = "0.1.0"
 
-_LAZY = {"perceptron": "perceptron", "ann": "perceptron", "helpers": "helpers"}
+_LAZY = {"perceptron": "perceptron", "ann": "perceptron", "helpers": "helpers",
+         "datasets": "datasets"}
 
 
 def __getattr__(name: str) -> Any:
@@ -44,5 +45,5 @@ def __dir__() -> list[str]:
 
 _aliases.install()
 
-__all__ = ["CalibrationPath", "HWDBPath", "ann", "get_unique_identifier", "helpers",
+__all__ = ["CalibrationPath", "HWDBPath", "ann", "datasets", "get_unique_identifier", "helpers",
            "init_hardware", "init_hardware_minimal", "logger", "perceptron", "release_hardware"]
