@@ -28,13 +28,12 @@ def clean_state(monkeypatch):
 # -- one module object under both names ---------------------------------------------------------
 
 def test_hxtorch_is_frontend_with_every_submodule():
+    import frontend.perceptron.nn
     import hxtorch.ann
     import hxtorch.ann.nn
     import hxtorch.perceptron
     import hxtorch.perceptron.nn
     from hxtorch.perceptron import nn
-
-    import frontend.perceptron.nn
 
     assert hxtorch is frontend
     assert hxtorch.perceptron is frontend.perceptron is hxtorch.ann

@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hxtorch.helpers import save_nightly_calibration, setup_hardware_client
 
 import hxtorch
 from driver.cocolist_file import load_cocolist
 from hxtorch import perceptron as hxp
+from hxtorch.helpers import save_nightly_calibration, setup_hardware_client
 
 
 @pytest.fixture(scope="module")

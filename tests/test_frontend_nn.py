@@ -5,10 +5,10 @@ import math
 
 import pytest
 import torch
-from hxtorch.perceptron import nn
 
 import hxtorch
 from hxtorch import perceptron as hxp
+from hxtorch.perceptron import nn
 
 GAIN = 0.002
 
