@@ -55,7 +55,35 @@ def describe_failure(words: np.ndarray, index: int) -> str:
     return f"instruction {index} ({ins.describe_to_fpga(int(words[index]))})"
 
 
-class EmulatorConnection:
+class Connection:
+    """What every connection shares: `run(program)` on top of the message-level seam
+    `execute_words(words) -> (responses, start_cycle, end_cycle)` of the subclass."""
+
+    def run(self, program: Program) -> RunInfo:
+        """Run a program (the halt is appended); its tickets become valid."""
+        if not isinstance(program, Program):
+            raise TypeError(f"run() takes a Program from PlaybackProgramBuilder.done(), "
+                            f"got {type(program).__name__}")
+        words = np.concatenate([program.words, _HALT])
+        t0 = time.perf_counter()
+        responses, start, end = self.execute_words(words)
+        t1 = time.perf_counter()
+        return _attach(program, words, responses, start, end, t1 - t0, t0)
+
+    def execute_words(self, words: np.ndarray) -> tuple[np.ndarray, int, int]:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class EmulatorConnection(Connection):
     """An in-process emulated chip (`chip_id` int or "ideal"); state persists across runs."""
 
     def __init__(self, chip_id: int | str = 0, *, seed: int | None = None) -> None:
@@ -75,12 +103,6 @@ class EmulatorConnection:
     def get_unique_identifier(self) -> str:
         return f"hxemu-chip-{self.chip_id}"
 
-    def __enter__(self) -> EmulatorConnection:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         self._closed = True
 
@@ -96,16 +118,6 @@ class EmulatorConnection:
             self.shadow.update(words)
         return r.responses, r.start_cycle, r.end_cycle
 
-    def run(self, program: Program) -> RunInfo:
-        """Run a program (the halt is appended); its tickets become valid."""
-        if not isinstance(program, Program):
-            raise TypeError(f"run() takes a Program from PlaybackProgramBuilder.done(), "
-                            f"got {type(program).__name__}")
-        words = np.concatenate([program.words, _HALT])
-        t0 = time.perf_counter()
-        responses, start, end = self.execute_words(words)
-        t1 = time.perf_counter()
-        return _attach(program, words, responses, start, end, t1 - t0, t0)
 
 
 def _attach(program: Program, words: np.ndarray, responses: np.ndarray, start: int, end: int,

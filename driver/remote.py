@@ -21,8 +21,7 @@ import numpy as np
 from hwlayer.regmap import instructions as isa
 
 from . import protocol as P
-from .builder import Program
-from .connection import EmulatorConnection, PlaybackError, RunInfo, _attach
+from .connection import Connection, EmulatorConnection, PlaybackError
 from .protocol import ErrorCode, FrameType, ProtocolError
 from .shadow import ConfigShadow
 
@@ -41,7 +40,7 @@ class RemoteError(PlaybackError):
         self.code = code
 
 
-class RemoteConnection:
+class RemoteConnection(Connection):
     """A chip served by `hxemu serve` (driver/server.py), reached over TCP.
 
     Connecting is retried with exponential backoff for up to `retry_s` seconds (the server may
@@ -76,12 +75,6 @@ class RemoteConnection:
 
     def get_unique_identifier(self) -> str:
         return self.welcome["identifier"]
-
-    def __enter__(self) -> RemoteConnection:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (f"RemoteConnection({self.host!r}, {self.port}, user={self.user!r}"
@@ -148,16 +141,6 @@ class RemoteConnection:
                 raise r
         return results
 
-    def run(self, program: Program) -> RunInfo:
-        """Run a program (the halt is appended); its tickets become valid."""
-        if not isinstance(program, Program):
-            raise TypeError(f"run() takes a Program from PlaybackProgramBuilder.done(), "
-                            f"got {type(program).__name__}")
-        words = np.concatenate([program.words, _HALT])
-        t0 = time.perf_counter()
-        responses, start, end = self.execute_words(words)
-        t1 = time.perf_counter()
-        return _attach(program, words, responses, start, end, t1 - t0, t0)
 
     # -- the wire --------------------------------------------------------------------------------
 
