@@ -108,13 +108,14 @@ def run(args: argparse.Namespace) -> dict:
               "noise_std": parameter.noise_std, "accuracy_mock": acc_mock,
               "accuracy_transfer": acc_transfer, "accuracy_hardware": acc_hw,
               "wall_time_s": time.perf_counter() - t0}
+    hxtorch.release_hardware()
     if world > 1:
         gathered = [None] * world
         dist.all_gather_object(gathered, result)
+        dist.barrier()  # every rank is done with gloo before any tears it down
         dist.destroy_process_group()
     else:
         gathered = [result]
-    hxtorch.release_hardware()
     return {"ranks": gathered, "accuracy_hardware_mean":
             sum(r["accuracy_hardware"] for r in gathered) / len(gathered)}
 

@@ -21,6 +21,8 @@ from driver.info import chip_identity, register_regions
 from driver.server import add_arguments as add_serve_arguments
 from driver.server import config_from_args, serve
 
+from .yinyang import add_arguments as yinyang_arguments
+
 
 def _chip_id(text: str) -> int | str:
     if text == "ideal":
@@ -171,6 +173,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(config_from_args(args))
 
 
+def cmd_yinyang(args: argparse.Namespace) -> int:
+    """The main job: the Yin-Yang hardware-in-the-loop tutorial (docs/yinyang.md)."""
+    from .yinyang import run_from_args
+
+    run_from_args(args)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hxemu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -197,6 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seed", type=int, default=None, help="temporal noise seed")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
+    yy = sub.add_parser(
+        "yinyang", help="the main job: train the Yin-Yang tutorial's model on the emulated chip",
+        description="The Yin-Yang hardware-in-the-loop tutorial end to end: calibration, mock "
+                    "parameters, mock phase, transfer onto the chip, hardware phase; figures "
+                    "and summary.json in the output folder (docs/yinyang.md).")
+    yinyang_arguments(yy)
+    yy.set_defaults(func=cmd_yinyang)
     srv = sub.add_parser(
         "serve", help="serve one emulated chip to many clients over TCP (docs/server.md)",
         description="Serve one emulated chip over TCP: users take turns round robin, each "

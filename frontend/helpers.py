@@ -44,16 +44,18 @@ def setup_hardware_client() -> None:
 
 def save_nightly_calibration(filename: str = "hagen_cocolist.pbin",
                              source_folder: str | None = None,
-                             folder: str | os.PathLike | None = None) -> Path:
+                             folder: str | os.PathLike | None = None, *,
+                             chip_id: int | str | None = None) -> Path:
     """Write the chip's default ("nightly") calibration to `folder/filename` (default: cwd).
 
-    The calibration is hxemu's cached default of the current chip id (`HXEMU_CHIP_ID`),
+    The calibration is hxemu's cached default of chip `chip_id` (default: the current chip id,
+    `HXEMU_CHIP_ID`, else 0),
     created on first use (seconds, with a progress bar); `source_folder` (which nightly
     flavour on the real system) has no effect. On the ideal chip an empty calibration is
     written: there is nothing to calibrate.
     """
     target = Path(folder or ".") / filename
-    chip_id = resolve_chip_id()
+    chip_id = resolve_chip_id(chip_id)
     if source_folder is not None:
         _log.INFO(f"source_folder={source_folder!r} has no effect on the emulated chip")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -63,13 +65,20 @@ def save_nightly_calibration(filename: str = "hagen_cocolist.pbin",
         return target
     from tqdm import tqdm
 
-    with tqdm(total=10, desc=f"calibrating chip {chip_id} (first use)", unit="step",
-              leave=False) as bar:
-        def progress(step: str) -> None:
-            bar.set_postfix_str(step)
-            bar.update(1)
+    bars = []  # the bar appears only if the calibration is really made (not cached)
 
+    def progress(step: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=10, desc=f"calibrating chip {chip_id} (first use)",
+                             unit="step", leave=False))
+        bars[0].set_postfix_str(step)
+        bars[0].update(1)
+
+    try:
         source, _, _ = default_calibration(chip_id, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
     # copy atomically: never leave a half-written calibration behind
     with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
                                      delete=False) as tmp:
