@@ -59,21 +59,20 @@ def test_tutorial_cells_run(tmp_path, monkeypatch):
     for name in ("QUIGGELDY_ENABLED", "QUIGGELDY_IP", "QUIGGELDY_PORT"):
         monkeypatch.delenv(name, raising=False)
     import frontend
-    from frontend import core, perceptron
+    from frontend import perceptron
 
     # The tutorial sets hxtorch's global state: the chip, the loaded calibration (which outlives
-    # release_hardware, as in hxtorch), the mock parameter and torch's RNG. All are restored.
+    # release_hardware, as in hxtorch), the mock parameter and torch's RNG. All are reset after.
     mock_parameter = perceptron.get_mock_parameter()
-    calibration = core._state.calibration, core._state.calibration_metadata
     namespace: dict = {"__name__": "__tutorial__"}
     try:
         with torch.random.fork_rng():
             torch.manual_seed(0)  # the model initialisation; data set and chip are seeded
             exec(compile(script, str(TUTORIAL), "exec"), namespace)
     finally:
+        frontend.init_hardware_minimal(chip_id="ideal")  # drops the loaded calibration
         frontend.release_hardware()
         perceptron.set_mock_parameter(mock_parameter)
-        core._state.calibration, core._state.calibration_metadata = calibration
 
     assert (tmp_path / "hagen_cocolist.pbin").is_file()
     for figure in ("yin_yang_dataset.png", "yin_yang_mock.png", "yin_yang_hw.png"):
