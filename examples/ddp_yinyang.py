@@ -31,21 +31,7 @@ import torch.distributed as dist
 import hxtorch
 from hxtorch import perceptron as hxp
 from hxtorch.datasets import YinYangDataset, canonical_split
-
-
-class Model(torch.nn.Module):
-    """The tutorial's model: Linear(4, 128) -> ConvertingReLU(1) -> Linear(128, 3, avg=5)."""
-
-    def __init__(self, mock: bool) -> None:
-        super().__init__()
-        self.classifier = torch.nn.Sequential(
-            hxp.nn.Linear(4, 128, mock=mock),
-            hxp.nn.ConvertingReLU(shift=1),
-            hxp.nn.Linear(128, 3, avg=5, mock=mock),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(x * 31.0)
+from hxtorch.yinyang.run import Model  # the tutorial's model
 
 
 def _train(model, ddp_model, data, steps: int, batch: int, lr: float, gamma: float,

@@ -2,7 +2,6 @@
 original hxtorch, hardware-mode gradients, and the seed tutorial's workflow at reduced size."""
 
 import logging
-import os
 import warnings
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 import torch
 
 import hxtorch
+from driver.calibration import default_calibration
 from hxtorch import perceptron as hxp
 
 
@@ -43,24 +43,12 @@ def test_measure_mock_parameter_on_an_uncalibrated_chip():
 
 
 @pytest.fixture(scope="module")
-def calibration_file(tmp_path_factory):
+def calibration_file(private_calibration_cache):
     """chip 0's default calibration, created in a private cache (about 5 s), and its path."""
-    calibration = pytest.importorskip("driver.calibration",
-                                      reason="driver.calibration is not there yet")
-    if not hasattr(calibration, "default_calibration"):
-        pytest.skip("driver.calibration.default_calibration is not there yet")
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
-    try:
-        with warnings.catch_warnings():  # the calibration's own diagnostics are not tested here
-            warnings.simplefilter("ignore")
-            loaded = calibration.default_calibration(0)
-        yield next(x for x in loaded if isinstance(x, os.PathLike | str))
-    finally:
-        if old is None:
-            del os.environ["XDG_CACHE_HOME"]
-        else:
-            os.environ["XDG_CACHE_HOME"] = old
+    with warnings.catch_warnings():  # the calibration's own diagnostics are not tested here
+        warnings.simplefilter("ignore")
+        path, _, _ = default_calibration(0)
+    return path
 
 
 def test_ann_true_loads_the_calibration_and_init_keeps_it(calibration_file):

@@ -15,17 +15,6 @@ from hxtorch import perceptron as hxp
 from hxtorch.helpers import save_nightly_calibration, setup_hardware_client
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        del os.environ["XDG_CACHE_HOME"]
-    else:
-        os.environ["XDG_CACHE_HOME"] = old
-
-
 @pytest.fixture(autouse=True)
 def clean_state(monkeypatch):
     for name in ("QUIGGELDY_ENABLED", "QUIGGELDY_IP", "QUIGGELDY_PORT", "HXEMU_CHIP_ID"):
@@ -40,7 +29,7 @@ def clean_state(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def nightly(cache, tmp_path_factory):
+def nightly(private_calibration_cache, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tutorial")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the calibration's own range diagnostics

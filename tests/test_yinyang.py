@@ -1,7 +1,6 @@
 """The main job, `hxemu yinyang`, at reduced size, run as a user runs it."""
 
 import json
-import os
 import subprocess
 import sys
 import warnings
@@ -19,16 +18,7 @@ FIGURES = ("dataset.png", "decision_mock.png", "decision_transfer.png", "decisio
            "decision_maps.png", "training.png")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_calibration_cache(tmp_path_factory):
-    """Chip 0's default calibration is created in a private cache (about 5 s)."""
-    old = os.environ.get("XDG_CACHE_HOME")
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        del os.environ["XDG_CACHE_HOME"]
-    else:
-        os.environ["XDG_CACHE_HOME"] = old
+pytestmark = pytest.mark.usefixtures("private_calibration_cache")  # chip 0, about 5 s
 
 
 def test_seed_recipe_through_the_cli(tmp_path, capsys):
