@@ -8,11 +8,14 @@ server, `connection_from_env()`). Public contract: `PlaybackProgramBuilder`,
 `Program.words`, `ticket.get()`.
 """
 
+from hwlayer.regmap.chip_id import check_chip_id, parse_chip_id
+
 from . import containers, coordinates, instructions
 from .builder import PlaybackProgramBuilder, Program, Ticket, TicketError
 from .connection import EmulatorConnection, PlaybackError, RunInfo
 from .remote import RemoteConnection, RemoteError, connection_from_env, remote_enabled
 
 __all__ = ["EmulatorConnection", "PlaybackError", "PlaybackProgramBuilder", "Program",
-           "RemoteConnection", "RemoteError", "RunInfo", "Ticket", "TicketError",
-           "connection_from_env", "containers", "coordinates", "instructions", "remote_enabled"]
+           "RemoteConnection", "RemoteError", "RunInfo", "Ticket", "TicketError", "check_chip_id",
+           "connection_from_env", "containers", "coordinates", "instructions", "parse_chip_id",
+           "remote_enabled"]

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from hwlayer.regmap import instructions as isa
+from hwlayer.regmap.chip_id import parse_chip_id
 
 from . import protocol as P
 from .connection import Connection, EmulatorConnection, PlaybackError
@@ -300,11 +301,7 @@ def connection_from_env(env: Mapping[str, str] | None = None
             raise ValueError(f"QUIGGELDY_PORT must be in 1..65535, got {port}")
         return RemoteConnection(env["QUIGGELDY_IP"], port, token=env.get("QUIGGELDY_TOKEN") or None,
                                 user=env.get("QUIGGELDY_USER_NO_MUNGE") or None)
-    chip: int | str = env.get("HXEMU_CHIP_ID", "0").strip() or "0"
-    if chip != "ideal":
-        chip = _int_env({"HXEMU_CHIP_ID": chip}, "HXEMU_CHIP_ID")
-        if chip < 0:
-            raise ValueError(f"HXEMU_CHIP_ID must be a non-negative int or 'ideal', got {chip}")
+    chip = parse_chip_id(env.get("HXEMU_CHIP_ID", "").strip() or "0", "HXEMU_CHIP_ID")
     seed = env.get("HXEMU_SEED", "").strip()
     return EmulatorConnection(chip, seed=_int_env({"HXEMU_SEED": seed}, "HXEMU_SEED")
                               if seed else None)

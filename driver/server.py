@@ -45,6 +45,7 @@ import numpy as np
 from hwlayer.regmap import instructions as isa
 
 from . import protocol as P
+from .arguments import chip_id_argument
 from .builder import PlaybackProgramBuilder
 from .chip_image import ChipImage
 from .connection import EmulatorConnection, PlaybackError
@@ -482,19 +483,6 @@ class ChipServer:
 
 # -- command line ----------------------------------------------------------------------------
 
-def _chip_id(text: str) -> int | str:
-    if text == "ideal":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"chip id must be an int or 'ideal', got {text!r}"
-                                         ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"chip id must be non-negative, got {value}")
-    return value
-
-
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -514,7 +502,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: loopback only)")
-    p.add_argument("--chip-id", type=_chip_id, default=0, help="int or 'ideal' (default 0)")
+    p.add_argument("--chip-id", type=chip_id_argument, default=0, help="int or 'ideal' (default 0)")
     p.add_argument("--seed", type=int, default=None, help="temporal noise seed")
     p.add_argument("--token-file", default=None,
                    help="file holding the token clients must present (QUIGGELDY_TOKEN)")

@@ -10,6 +10,7 @@ from collections import Counter
 from importlib import metadata
 
 from driver import EmulatorConnection
+from driver.arguments import chip_id_argument
 from driver.cocolist_file import (
     CocolistFileError,
     FieldChange,
@@ -22,19 +23,6 @@ from driver.server import add_arguments as add_serve_arguments
 from driver.server import config_from_args, serve
 
 from .yinyang import add_arguments as yinyang_arguments
-
-
-def _chip_id(text: str) -> int | str:
-    if text == "ideal":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"chip id must be an int or 'ideal', got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"chip id must be non-negative, got {value}")
-    return value
 
 
 def _version(dist: str) -> str:
@@ -185,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hxemu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="chip id, register regions, versions")
-    info.add_argument("--chip-id", type=_chip_id, default=0, help="int or 'ideal' (default 0)")
+    info.add_argument("--chip-id", type=chip_id_argument, default=0,
+                      help="int or 'ideal' (default 0)")
     info.set_defaults(func=cmd_info)
     coco = sub.add_parser("cocolist", help="show or compare cocolist (.pbin) files")
     csub = coco.add_subparsers(dest="cocolist_command", required=True)
@@ -202,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("b", help="the new .pbin file")
     diff.set_defaults(func=cmd_cocolist_diff)
     cal = sub.add_parser("calibrate", help="calibrate a chip for HAGEN mode, write a .pbin")
-    cal.add_argument("--chip-id", type=_chip_id, default=0, help="int (default 0)")
+    cal.add_argument("--chip-id", type=chip_id_argument, default=0, help="int (default 0)")
     cal.add_argument("-o", "--output", default="hagen_cocolist.pbin", help="the .pbin to write")
     cal.add_argument("--seed", type=int, default=None, help="temporal noise seed")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")

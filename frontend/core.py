@@ -18,7 +18,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from driver import EmulatorConnection, calibration, connection_from_env, remote_enabled
+from driver import (
+    EmulatorConnection,
+    calibration,
+    check_chip_id,
+    connection_from_env,
+    parse_chip_id,
+    remote_enabled,
+)
 from driver.base_config import hagen_base_configuration
 from driver.cocolist import Cocolist
 from driver.cocolist_file import load_cocolist
@@ -85,18 +92,10 @@ def _base() -> Cocolist:
 
 def resolve_chip_id(chip_id: int | str | None = None) -> int | str:
     """`chip_id`, else HXEMU_CHIP_ID, else 0; an int >= 0 or "ideal"."""
-    source = "chip_id"
-    if chip_id is None:
-        text = os.environ.get(CHIP_ID_VARIABLE, "").strip()
-        if not text:
-            return 0
-        source = CHIP_ID_VARIABLE
-        chip_id = text if text == "ideal" else _parse_int(text, CHIP_ID_VARIABLE, "or 'ideal'")
-    if chip_id == "ideal":
-        return chip_id
-    if isinstance(chip_id, bool) or not isinstance(chip_id, int) or chip_id < 0:
-        raise ValueError(f"{source} must be a non-negative int or 'ideal', got {chip_id!r}")
-    return chip_id
+    if chip_id is not None:
+        return check_chip_id(chip_id)
+    text = os.environ.get(CHIP_ID_VARIABLE, "").strip()
+    return parse_chip_id(text, CHIP_ID_VARIABLE) if text else 0
 
 
 def resolve_seed(seed: int | None = None) -> int | None:

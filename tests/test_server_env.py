@@ -61,7 +61,7 @@ def test_hxemu_seed_repeats_noise(env):
 
 
 @pytest.mark.parametrize("name,value,match", [
-    ("HXEMU_CHIP_ID", "x", "HXEMU_CHIP_ID must be an integer"),
+    ("HXEMU_CHIP_ID", "x", "HXEMU_CHIP_ID must be a non-negative int"),
     ("HXEMU_CHIP_ID", "-1", "non-negative"),
     ("HXEMU_SEED", "abc", "HXEMU_SEED must be an integer"),
     ("QUIGGELDY_ENABLED", "yes", "QUIGGELDY_ENABLED must be an integer"),

@@ -17,20 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from driver.arguments import chip_id_argument
+
 RECIPE_NAMES = ("best", "seed")
-
-
-def _chip_id(text: str) -> int | str:
-    if text == "ideal":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"chip id must be an int or 'ideal', got {text!r}") \
-            from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"chip id must be non-negative, got {value}")
-    return value
 
 
 def _non_negative(text: str) -> int:
@@ -48,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", choices=RECIPE_NAMES, default="best",
                    help="'seed': exactly the tutorial; 'best' (default): tuned for accuracy on "
                         "the emulated chip (docs/yinyang.md)")
-    p.add_argument("--chip-id", type=_chip_id, default=None,
+    p.add_argument("--chip-id", type=chip_id_argument, default=None,
                    help="emulated chip: an int or 'ideal' (default: HXEMU_CHIP_ID, else 0)")
     p.add_argument("--seed", type=_non_negative, default=0,
                    help="seed of the initialisation, the training data, the mock noise and "

@@ -12,6 +12,7 @@ from numba import njit
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
+from hwlayer.regmap.chip_id import check_chip_id
 
 from . import analog as A
 from . import executor as ex
@@ -90,16 +91,6 @@ class ExecutionResult:
         return self.end_cycle - self.start_cycle
 
 
-def _check_chip_id(chip_id: int | str) -> int | str:
-    if chip_id == "ideal":
-        return chip_id
-    if isinstance(chip_id, bool) or not isinstance(chip_id, (int, np.integer)):
-        raise TypeError(f"chip_id must be a non-negative int or 'ideal', got {chip_id!r}")
-    if chip_id < 0:
-        raise ValueError(f"chip_id must be a non-negative int or 'ideal', got {chip_id}")
-    return int(chip_id)
-
-
 class Chip:
     """One emulated HICANN-X v3 with its FPGA; state persists across programs.
 
@@ -108,7 +99,7 @@ class Chip:
     """
 
     def __init__(self, chip_id: int | str = 0, seed: int | None = None) -> None:
-        self.chip_id = _check_chip_id(chip_id)
+        self.chip_id = check_chip_id(chip_id)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self._noise = NoiseStream(self.rng)
