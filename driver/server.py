@@ -548,6 +548,11 @@ class ChipServer:
                                         f"unexpected {ftype.name} frame from a client")
                 words = np.concatenate([P.parse_program(payload), _HALT])
                 self._submit(s, seq, words)
+                if s.closed:  # dropped (it does not read): what it buffered is not read
+                    break
+                # frames already buffered are read without suspending: let the writers and
+                # the other clients run between two of them
+                await asyncio.sleep(0)
         except ProtocolError as e:
             reason = f"{e.code.name}: {e}"
             self._send(s, [P.error_frame(e.code, str(e))], counted=False)
