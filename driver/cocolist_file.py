@@ -670,11 +670,12 @@ def load_cocolist(path: str | os.PathLike) -> tuple[Cocolist, dict[str, Any]]:
         raise CocolistFileError(f"{path}: no such file") from e
     except OSError as e:
         raise CocolistFileError(f"{path}: cannot read: {e.strerror or e}") from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CocolistFileError(f"{path}: cannot read: not a regular file (a device, FIFO or "
+                                "directory holds no cocolist)")
     with os.fdopen(fd, "rb") as f:
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise CocolistFileError(f"{path}: not a regular file (a device, FIFO or "
-                                        "directory cannot hold a cocolist)")
             head = f.read(len(MAGIC))
             if head != MAGIC[:len(head)]:  # refused before the rest is read
                 _check_header(head, path)
