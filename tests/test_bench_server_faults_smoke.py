@@ -1,18 +1,15 @@
 """benchmarks/bench_server_faults.py runs end to end, small: two honest clients, the quick
 attacks, a 1 s hello deadline (no timing or memory assertions: those are the benchmark's)."""
 
-import importlib.util
+import runpy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_fault_benchmark_runs_small(capsys):
-    spec = importlib.util.spec_from_file_location("bench_server_faults",
-                                                  ROOT / "benchmarks" / "bench_server_faults.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    assert bench.main(["--clients", "2", "--base-s", "1", "--attack-s", "1",
+    main = runpy.run_path(str(ROOT / "benchmarks" / "bench_server_faults.py"))["main"]
+    assert main(["--clients", "2", "--base-s", "1", "--attack-s", "1",
                        "--hello-timeout", "1",
                        "--attacks", "big-hellos,slow-hello,deep-json,madc-result"]) == 0
     out = capsys.readouterr().out

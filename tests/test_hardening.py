@@ -164,7 +164,7 @@ def test_save_or_keep_keeps_the_data_when_the_target_fails(tmp_path):
     (("serve", "--port", "-1"), "argument --port: must be in 0..65535"),
     (("serve", "--port", "70000"), "argument --port: must be in 0..65535"),
     (("serve", "--port", "0", "--max-connections", "0"), "argument --max-connections"),
-    (("calibrate", "--seed", "-5"), "argument --seed: must be a non-negative integer"),
+    (("calibrate", "--seed", "-5"), "argument --seed: must be >= 0, got -5"),
 ])
 def test_bad_arguments_name_the_option(args, message, capsys):
     with pytest.raises(SystemExit) as e:
