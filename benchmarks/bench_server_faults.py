@@ -2,7 +2,7 @@
 
 16 honest clients (a child process, one thread each) run exact MACs on the ideal chip through
 `RemoteConnection`s the whole time. First they run alone (the baseline), then side by side
-with the attacks of issue 13, each bounded in count and time:
+with six attacks, each bounded in count and time:
 
   big-hellos    6 unauthenticated connections announce a 60 MiB hello and send it
   deaf-flood    an authenticated client sends PROGRAM frames and never reads an answer
@@ -13,7 +13,7 @@ with the attacks of issue 13, each bounded in count and time:
 
 It reports the requests served and their latency percentiles in both phases, every attack
 and how the server answered it, and the server's memory (RSS) before the attacks, at their
-peak and after them, against the issue's targets: every honest result exact, peak at most
+peak and after them, against these targets: every honest result exact, peak at most
 +64 MB, back within 16 MB, no honest request more than 2 s slower than without attacks.
 
     python benchmarks/bench_server_faults.py [--clients 16] [--base-s 8] [--attack-s 8]
