@@ -127,6 +127,7 @@ class Program:
     tickets: list[Ticket]
     result: RunResult | None = None
     failure: str | None = None  # why the last run failed; its tickets are then invalid
+    madc_samples: int = 0  # MADC samples its recording is configured for (part of its result)
 
     def __len__(self) -> int:
         return int(self.words.size)
@@ -158,6 +159,9 @@ class PlaybackProgramBuilder:
 
     def write(self, coord, container) -> None:
         """Append the instructions writing `container` at `coord`."""
+        if isinstance(container, type) or not hasattr(container, "write_instructions"):
+            raise TypeError(f"write() takes a container instance (e.g. Timer()), got "
+                            f"{_name(container)}")
         self._append(container.write_instructions(coord))
 
     def read(self, coord, container_type=None) -> Ticket:
@@ -166,6 +170,10 @@ class PlaybackProgramBuilder:
             from .containers import default_container
 
             container_type = default_container(coord)
+        elif not (isinstance(container_type, type)
+                  and hasattr(container_type, "read_instructions")):
+            raise TypeError(f"read() takes a container type (e.g. Timer), got "
+                            f"{_name(container_type)}")
         words, queue, count = container_type.read_instructions(coord)
         self._append(words)
         ticket = Ticket(self._home, coord, container_type, queue, self._expected[queue], count)
@@ -238,6 +246,8 @@ class PlaybackProgramBuilder:
 
     def merge_back(self, other: PlaybackProgramBuilder) -> None:
         """Append `other`'s instructions; its tickets now refer to this builder's program."""
+        if not isinstance(other, PlaybackProgramBuilder):
+            raise TypeError(f"merge_back() takes a PlaybackProgramBuilder, got {_name(other)}")
         if other is self:
             raise ValueError("cannot merge a builder into itself")
         for t in other._tickets:
@@ -270,6 +280,11 @@ class PlaybackProgramBuilder:
         self._home.program = program
         self._reset()
         return program
+
+
+def _name(value) -> str:
+    return f"the class {value.__name__}" if isinstance(value, type) else \
+        f"a {type(value).__qualname__}"
 
 
 def schedule_spikes(times: np.ndarray, labels: np.ndarray,

@@ -87,6 +87,9 @@ class EmulatorConnection(Connection):
     """An in-process emulated chip (`chip_id` int or "ideal"); state persists across runs."""
 
     def __init__(self, chip_id: int | str = 0, *, seed: int | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                                 or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self._chip = Chip(chip_id, seed=seed)
         self._closed = False
         self.shadow = ConfigShadow()  # what this connection has written to the chip
@@ -106,12 +109,16 @@ class EmulatorConnection(Connection):
     def close(self) -> None:
         self._closed = True
 
-    def execute_words(self, words: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Message-level run: to-FPGA words ending with the halt -> (responses, start, end)."""
+    def execute_words(self, words: np.ndarray, *, max_madc_samples: int | None = None
+                      ) -> tuple[np.ndarray, int, int]:
+        """Message-level run: to-FPGA words ending with the halt -> (responses, start, end).
+
+        `max_madc_samples`: refuse a program whose MADC recording may exceed it (the chip
+        server bounds its results so)."""
         if self._closed:
             raise PlaybackError("the connection is closed")
         try:
-            r = self._chip.execute(words)
+            r = self._chip.execute(words, max_madc_samples=max_madc_samples)
         except ProgramError as e:
             raise PlaybackError(str(e)) from e
         if self.shadow is not None:  # None: not kept (the chip server keeps its own images)

@@ -127,6 +127,9 @@ class MAC:
                 madc_neuron, int | np.integer) or not 0 <= madc_neuron < NEURONS):
             raise OverflowError(f"madc_neuron must be an int in 0..{NEURONS - 1}, "
                                 f"got {madc_neuron!r}")
+        if not (hasattr(connection, "run") and hasattr(connection, "shadow")):
+            raise TypeError(f"connection must be a connection (EmulatorConnection, "
+                            f"RemoteConnection), got {type(connection).__name__}")
         x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
@@ -286,6 +289,7 @@ def _with_madc(program, neuron: int):
     tail.write(MADCControlOnDLS(), MADCControl(stop_recording=True))
     start, stop = head.done().words, tail.done().words
     program.words = np.concatenate([start, program.words, stop])
+    program.madc_samples = samples
     return program
 
 

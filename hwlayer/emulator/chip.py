@@ -194,10 +194,17 @@ class Chip:
 
     # -- running --------------------------------------------------------------------------------
 
-    def execute(self, words: np.ndarray) -> ExecutionResult:
-        """Run a to-FPGA word array that ends with the halt; return the FPGA's answer."""
+    def execute(self, words: np.ndarray, *, max_madc_samples: int | None = None
+                ) -> ExecutionResult:
+        """Run a to-FPGA word array that ends with the halt; return the FPGA's answer.
+
+        `max_madc_samples`: refuse (before running) a program whose MADC recording may hold
+        more samples (the bound its memory is sized by)."""
         w = np.asarray(words)
         n_spikes, n_noise, n_madc = self._check_and_size(w)
+        if max_madc_samples is not None and n_madc > max_madc_samples:
+            raise ProgramError(f"the program may record up to {n_madc} MADC samples, more "
+                               f"than the {max_madc_samples} allowed")
         responses = np.empty(w.size + 1, dtype=np.uint64)
         ev_t = np.empty(n_spikes, dtype=np.int64)
         ev_l = np.empty(n_spikes, dtype=np.int64)
