@@ -17,7 +17,7 @@ from hwlayer.regmap import instructions as isa
 
 from . import instructions as ins
 from .builder import Program, RunResult
-from .shadow import ConfigShadow
+from .chip_image import ChipImage
 
 _HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 
@@ -89,7 +89,7 @@ class EmulatorConnection(Connection):
     def __init__(self, chip_id: int | str = 0, *, seed: int | None = None) -> None:
         self._chip = Chip(chip_id, seed=seed)
         self._closed = False
-        self.shadow = ConfigShadow()  # what this connection has written to the chip
+        self.shadow = ChipImage()  # what the host knows this chip holds
 
     @property
     def chip_id(self) -> int | str:

@@ -22,9 +22,9 @@ from hwlayer.regmap import instructions as isa
 from hwlayer.regmap.chip_id import parse_chip_id
 
 from . import protocol as P
+from .chip_image import ChipImage
 from .connection import Connection, EmulatorConnection, PlaybackError
 from .protocol import ErrorCode, FrameType, ProtocolError
-from .shadow import ConfigShadow
 
 DEFAULT_RETRY_S = 10.0
 
@@ -54,7 +54,7 @@ class RemoteConnection(Connection):
                  timeout_s: float | None = None) -> None:
         self.host, self.port = host, int(port)
         self.user = user or _login_name()
-        self.shadow = ConfigShadow()  # what this connection has written to the chip
+        self.shadow = ChipImage()  # what the host knows this chip holds
         self._lock = threading.Lock()
         self._seq = 0
         self._closed = False

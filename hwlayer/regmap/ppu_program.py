@@ -17,11 +17,32 @@ column ((q % 32) * 4 + e) * 2 + q // 32, i.e. words 0..31 the even, 32..63 the o
 
 from __future__ import annotations
 
+import numpy as np
+
+from . import registers as R
+
 STATUS_WORD = 0
 RESET_MASK_WORD = 64
 CADC_RESULT_WORD = 128
 CADC_BASELINE_WORD = 192
 VECTOR_WORDS = 64
+# vector layout: byte shift of entry e in a word (entry 0 in bits 31..24); word q entry e is
+# column registers.QUAD_ENTRY_COLUMN[q, e]
+VECTOR_ENTRY_SHIFT = np.array([24, 16, 8, 0], dtype=np.int64)
+
+
+def pack_vector(values: np.ndarray) -> np.ndarray:
+    """Bytes per column (..., 256) -> PPU vector words (..., 64) (vector layout above)."""
+    v = np.asarray(values, dtype=np.int64)[..., R.QUAD_ENTRY_COLUMN] & 0xFF
+    return (v << VECTOR_ENTRY_SHIFT).sum(axis=-1)
+
+
+def unpack_vector(words: np.ndarray) -> np.ndarray:
+    """PPU vector words (..., 64) -> signed bytes per column (..., 256)."""
+    w = np.asarray(words, dtype=np.int64)[..., None]
+    b = (w >> VECTOR_ENTRY_SHIFT) & 0xFF
+    b = np.where(b >= 128, b - 256, b).reshape(w.shape[:-2] + (R.QUADS * 4,))
+    return b[..., R.COLUMN_QUAD * 4 + R.COLUMN_ENTRY]
 
 # grenade:include/grenade/vx/ppu/detail/status.h
 STATUS = {
