@@ -1,4 +1,4 @@
-"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, spec/driver-stack.md §2-3).
+"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, docs/low-level.md).
 
 The builder appends numpy arrays of instruction words (never a Python loop per word); a read
 records its position in the response queue of its type (omnibus data, JTAG data, loopback

@@ -93,13 +93,15 @@ class ChipImage:
         """Merge what a program (that ran) wrote, in order, as the chip stores it."""
         _merge(np.asarray(program_words, dtype=np.uint64), *self._map.run_table(), self.words,
                self._map.reset_image, _slots()[1], self._state)
-        self._derived.clear()
 
-    def derived(self, key: Any, compute: Callable[[ChipImage], Any]) -> Any:
-        """`compute(self)`, remembered until the next `update` (e.g. the MAC's check)."""
-        if key not in self._derived:
-            self._derived[key] = compute(self)
-        return self._derived[key]
+    def derived(self, key: Any, compute: Callable[[ChipImage], Any], slots: np.ndarray) -> Any:
+        """`compute(self)`, which reads only the storage `slots`; remembered while the words
+        there stay the same (e.g. the MAC's configuration check, once per change)."""
+        words = self.words[slots]
+        held = self._derived.get(key)
+        if held is None or not np.array_equal(held[0], words):
+            held = self._derived[key] = (words, compute(self))
+        return held[1]
 
     def get(self, addresses) -> np.ndarray:
         """The words at `addresses` as read through their register or view (KeyError for an

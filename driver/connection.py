@@ -1,8 +1,10 @@
 """Connections: where programs run. `EmulatorConnection` embeds the emulated chip in-process.
 
-The seam is the real one (spec/driver-stack.md §5.4): instruction words in, FPGA-to-host
+The seam is the real one (docs/instruction-set.md): instruction words in, FPGA-to-host
 words out. `run()` appends the halt, executes, sorts the responses into the ticket queues and
-raises `PlaybackError` if the FPGA reported a failed access.
+raises `PlaybackError` if the FPGA reported a failed access. Every program that ran also
+updates the connection's `shadow`, the `ChipImage` of what the host knows the chip holds
+(docs/state-model.md).
 """
 
 from __future__ import annotations

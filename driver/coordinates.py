@@ -282,7 +282,7 @@ class SynapseDriverOnDLS(Coordinate):
 
     @property
     def rows(self) -> tuple[int, int]:
-        """(bottom, top) synapse rows = (2d, 2d+1) (hardware.md §1.3)."""
+        """(bottom, top) synapse rows = (2d, 2d+1) (docs/register-map.md)."""
         return (2 * self.driver, 2 * self.driver + 1)
 
 

@@ -1,4 +1,4 @@
-"""Instruction codec for both FPGA dictionaries (spec/driver-stack.md §1): numpy uint64 words.
+"""Instruction codec for both FPGA dictionaries (docs/instruction-set.md): numpy uint64 words.
 
 Encoders build whole arrays at once (the builder's bulk paths); `decode_to_fpga` splits words
 into headers and payloads; `ResponseStream` parses the FPGA-to-host bit stream, including the
@@ -184,7 +184,7 @@ class ResponseStream:
 
 
 def decode_from_fpga(words: np.ndarray) -> ResponseStream:
-    """Parse a from-FPGA word stream (hxcomm decoder rules, spec/driver-stack.md §1.1).
+    """Parse a from-FPGA word stream (hxcomm decoder rules, docs/instruction-set.md).
 
     Fast path: when no message is wider than 64 bits every word holds exactly one message.
     """

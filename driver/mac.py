@@ -1,13 +1,15 @@
 """The MAC compiler (grenade `compute::MAC`): a weight matrix and a batch of activations become
 one instruction program; its PPU results become int8 outputs.
 
-Tiling (spec/hardware.md §2.11): inputs in chunks of 128 (synapse drivers), outputs in chunks
+Tiling (docs/instruction-set.md): inputs in chunks of 128 (synapse drivers), outputs in chunks
 of 256 (neurons); tiles alternate between the hemispheres, and a top/bottom pair runs at once.
-Per pair the compiler writes only the fields a multiplication owns, read-modify-write from the
-connection's configuration shadow: crossbar nodes and PADI SPL1 enables, synapse weights and
-labels, driver row modes / receiver / compare mask, column current switches, the PPU reset
-mask. Per batch entry it schedules grenade's sequence (§2.9.2): PPU baseline_read, PPU
-reset_neurons, the events (§2.9.1: sweeps in descending driver order, repeated num_sends times,
+Per pair the compiler writes only the fields a multiplication owns, through the register
+map's layouts, read-modify-write and differentially against the connection's `ChipImage`
+(docs/state-model.md): crossbar nodes and PADI SPL1 enables, synapse weights and labels,
+driver row modes / receiver / compare mask, column current switches, the PPU reset mask. It
+refuses a chip the image says is not in a HAGEN configuration (`ChipNotConfiguredError`).
+Per batch entry it schedules grenade's sequence: PPU baseline_read, PPU reset_neurons, the
+events (sweeps in descending driver order, repeated num_sends times,
 `wait_between_events` apart, hemispheres paired and aligned to the read), PPU read, and the
 read-out of both result vectors. Partial sums of input chunks are added on the host with int8
 saturation.
@@ -19,6 +21,8 @@ program, as grenade's MAC does for hxtorch's `madc_recording_neuron_id`; the sam
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numba import njit
 
@@ -26,6 +30,7 @@ from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
+from hwlayer.regmap.storage import storage_map
 
 from . import instructions as ins
 from .builder import PlaybackProgramBuilder
@@ -100,18 +105,8 @@ def hagen_problems(image: ChipImage) -> list[str]:
         return reg.layout.decode(image.get(reg.all_addresses()))
 
     problems = []
-    checks = (
-        ("CADCConfig", "enable", 1),
-        ("ColumnCorrelationQuad", "enable_cadc_neuron_readout_causal", 1),
-        ("NeuronConfig", "enable_readout_amplifier", 1),
-        ("NeuronConfig", "readout_source", 0),
-        ("NeuronConfig", "enable_synaptic_input_excitatory", 1),
-        ("NeuronConfig", "enable_synaptic_input_inhibitory", 1),
-        ("SynapseDriverConfig", "enable_hagen_modulation", 1),
-        ("SynapseDriverConfig", "enable_hagen_dac", 1),
-    )
     decoded: dict[str, dict[str, np.ndarray]] = {}
-    for name, field, want in checks:
+    for name, field, want in _HAGEN_CHECKS:
         value = decoded.setdefault(name, fields(name))[field]
         bad = int((value != want).sum())
         if bad:
@@ -121,9 +116,28 @@ def hagen_problems(image: ChipImage) -> list[str]:
     return problems
 
 
+_HAGEN_CHECKS = (  # (register, field, the value the MAC needs everywhere)
+    ("CADCConfig", "enable", 1),
+    ("ColumnCorrelationQuad", "enable_cadc_neuron_readout_causal", 1),
+    ("NeuronConfig", "enable_readout_amplifier", 1),
+    ("NeuronConfig", "readout_source", 0),
+    ("NeuronConfig", "enable_synaptic_input_excitatory", 1),
+    ("NeuronConfig", "enable_synaptic_input_inhibitory", 1),
+    ("SynapseDriverConfig", "enable_hagen_modulation", 1),
+    ("SynapseDriverConfig", "enable_hagen_dac", 1),
+)
+
+
+@cache
+def _hagen_slots() -> np.ndarray:
+    """The storage slots `hagen_problems` reads."""
+    names = {name for name, _, _ in _HAGEN_CHECKS} | {"CapMemCell"}
+    return np.concatenate([storage_map().slot_of[n].ravel() for n in sorted(names)])
+
+
 def check_hagen_configuration(image: ChipImage) -> None:
     """Raise `ChipNotConfiguredError` unless `image` is in a HAGEN configuration."""
-    problems = image.derived("hagen_problems", hagen_problems)
+    problems = image.derived("hagen_problems", hagen_problems, _hagen_slots())
     if problems:
         more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
         raise ChipNotConfiguredError(
@@ -394,9 +408,9 @@ def _grid(*sizes: int) -> list[np.ndarray]:
 
 @njit(cache=True)
 def _assemble(act, ns, W, head, read_cmd, fetch, t_rt, labels):
-    """All entries' words: head, events, read command, result reads (spec/hardware.md §2.9).
+    """All entries' words: head, events, read command, result reads (docs/instruction-set.md).
 
-    Events follow grenade's MACSpikeTrainGenerator (§2.9.1): hemisphere h of an entry has
+    Events follow grenade's MACSpikeTrainGenerator: hemisphere h of an entry has
     C_h labels L_h (ascending driver); slot n = 0 .. N ns - 1 (N = max C_h) sits at T - n W
     (T = N W ns, relative to the realtime start t_rt) and carries L_h[n % C_h] for every h
     with n < C_h ns: the shorter hemisphere is aligned to the end, a sweep in descending

@@ -4,7 +4,7 @@
 calibration use: `run(program)`, `execute_words(words)`, a local `shadow` of what it wrote,
 `chip_id`, `model_version`, `get_unique_identifier()`, `close()` and the context manager.
 `connection_from_env()` picks a remote or an in-process chip from the environment, like
-hxcomm's `get_connection_from_env` (spec/driver-stack.md §5.3).
+hxcomm's `get_connection_from_env` (docs/server.md).
 """
 
 from __future__ import annotations

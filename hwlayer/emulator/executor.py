@@ -1,6 +1,6 @@
 """The FPGA playback executor: one numba loop over the whole instruction word array.
 
-Semantics (spec/driver-stack.md §1): every instruction takes one 125 MHz cycle, except
+Semantics (docs/instruction-set.md): every instruction takes one 125 MHz cycle, except
 `WaitUntil(t)`, which resumes exactly when the timer reads t (at once if it has passed);
 `Setup` zeroes the timer; `Barrier` returns at once
 (every channel of the emulator is idle between instructions); `PollingOmnibusBlock` compares

@@ -1,4 +1,4 @@
-"""The FPGA's UT-message dictionaries (spec/driver-stack.md §1.2, §1.3).
+"""The FPGA's UT-message dictionaries (docs/instruction-set.md).
 
 Every to-FPGA message is one 64-bit word: 8-bit header (dictionary index, bit 63 = comma = 0)
 in bits 63..56, payload right-aligned. From-FPGA messages are 64 bits, except the 3-packs of

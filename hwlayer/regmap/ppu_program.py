@@ -1,7 +1,7 @@
 """The HAGEN base program of the PPU as the host sees it: memory symbols, commands, timing.
 
-On the real chip the symbol addresses come from the linked ELF (spec/hardware.md §3.10); the
-emulated PPU runs a behavioural model of grenade's base program (§2.8) with these fixed
+On the real chip the symbol addresses come from the linked ELF (docs/register-map.md); the
+emulated PPU runs a behavioural model of grenade's base program with these fixed
 symbols (hxemu layout, in PPU memory words):
 
 | symbol              | words      | content                                                  |
@@ -12,7 +12,8 @@ symbols (hxemu layout, in PPU memory words):
 | `cadc_baseline`     | 192..255   | int8 baseline in the vector layout (initially 0)         |
 
 Vector layout (grenade `from_vector_unit_row`): word q, byte e (entry 0 in bits 31..24) holds
-column ((q % 32) * 4 + e) * 2 + q // 32, i.e. words 0..31 the even, 32..63 the odd columns.
+column `registers.QUAD_ENTRY_COLUMN[q, e]` (words 0..31 the even, 32..63 the odd columns);
+`pack_vector` / `unpack_vector` convert.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ STATUS = {
 }
 
 # Durations of the emulated program, in FPGA cycles (125 MHz). The host waits the fixed times
-# grenade uses (spec/hardware.md §2.9.2), which are longer than these.
+# grenade uses (docs/instruction-set.md), which are longer than these.
 COMMAND_LATENCY = 50  # PPU notices a new command (polling loop)
 RESET_DURATION = 25  # reset pulse issued to the neurons
 BASELINE_SLEEP = 625  # 5 us between the reset and the baseline conversion

@@ -1,4 +1,4 @@
-"""Where every register lives: omnibus addresses as functions of its index (spec/hardware.md §3).
+"""Where every register lives: omnibus addresses as functions of its index (docs/register-map.md).
 
 A `Register` ties a word `Layout` to an index space (named dimensions) and an address
 function that is vectorised over numpy index arrays. The emulator derives its storage and
