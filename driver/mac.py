@@ -390,9 +390,12 @@ class _DifferentialWrites:
         addr = reg.addresses(**index)
         n = addr.shape[0]
         old = self.image.get(addr)
-        fields = reg.layout.decode(old)
-        for k, v in owned.items():
-            fields[k] = np.broadcast_to(np.asarray(v, dtype=np.int64), fields[k].shape)
+        if len(owned) == len(reg.layout.fields):  # every field owned: nothing to keep
+            fields = dict(owned)
+        else:
+            fields = reg.layout.decode(old)
+            for k, v in owned.items():
+                fields[k] = np.broadcast_to(np.asarray(v, dtype=np.int64), fields[k].shape)
         a = addr.ravel()
         w = reg.layout.encode(fields, n=n).ravel().astype(np.uint32)
         changed = old.ravel() != w
