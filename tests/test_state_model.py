@@ -224,3 +224,44 @@ def test_chip_0_same_final_configuration_same_output():
     w = rng.integers(-63, 64, (140, 20))
     x = rng.integers(0, 32, (30, 140))
     np.testing.assert_array_equal(MAC(w, num_sends=3).run(x, a), MAC(w, num_sends=3).run(x, twin))
+
+
+# -- raw word paths refuse what they cannot represent ----------------------------------------------
+
+@pytest.mark.parametrize("call, shown", [
+    (lambda b: b.write_omnibus([0x0014_0060], [500.9]), "values must be integers, got 500.9"),
+    (lambda b: b.write_omnibus([0x0014_0060], [float("nan")]), "values must be integers, got nan"),
+    (lambda b: b.read_omnibus([0x0014_0060 + 0.7]), "addresses must be integers, got 1310816.7"),
+    (lambda b: b.wait_until(1.9), "cycles must be integers, got 1.9"),
+    (lambda b: b.wait_until(-1), "cycles = -1 is out of range"),
+    (lambda b: b.wait_until(2**32), "cycles = 4294967296 is out of range"),
+    (lambda b: b.write_omnibus([2**32], [0]), "addresses = 4294967296 is out of range"),
+    (lambda b: b.write_omnibus([1], [0], 16), "byte_enables = 16 is out of range"),
+    (lambda b: b.append_words(np.array([1.5])), "words must be integers, got 1.5"),
+    (lambda b: b.append_words(np.array([-3])), "words = -3 is out of range"),
+])
+def test_raw_word_paths_name_the_argument_and_the_value(call, shown):
+    b = PlaybackProgramBuilder()
+    with pytest.raises(ValueError) as e:
+        call(b)
+    assert shown in str(e.value)
+    assert b.empty()  # nothing was appended
+
+
+@pytest.mark.parametrize("call", [
+    lambda b: b.wait_until("3"),
+    lambda b: b.write_omnibus([True], [1]),
+    lambda b: b.append_words(np.array([1]), responses=1.5),
+])
+def test_raw_word_paths_refuse_what_is_not_a_number(call):
+    with pytest.raises(TypeError):
+        call(PlaybackProgramBuilder())
+
+
+def test_integral_floats_and_unsigned_words_still_pass():
+    b = PlaybackProgramBuilder()
+    b.write_omnibus([0x0014_0060], [500.0])
+    b.wait_until(np.uint64(12))
+    b.append_words(np.array([0x0A00_0000_0000_0001], dtype=np.uint64))
+    words = b.done().words
+    assert int(words[1]) & 0xFFFFFFFF == 500 and int(words[2]) & 0xFFFFFFFF == 12
