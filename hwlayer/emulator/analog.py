@@ -569,7 +569,7 @@ def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h,
         if word == 0:
             continue
         for e in range(4):
-            byte = (word >> (8 * (3 - e))) & 0xFF
+            byte = (word >> ppu.VECTOR_ENTRY_SHIFT[e]) & 0xFF
             if 0 < byte < 128:
                 n = h * 256 + QUAD_ENTRY_COLUMN[q, e]
                 if neuron_i[NI_RESET_OK, n]:
@@ -602,10 +602,10 @@ def _ppu_convert(an, h, storage, t, baseline):
             if baseline:
                 value = raw - 128  # uint8_to_int8
             else:
-                b = (b_word >> (8 * (3 - e))) & 0xFF
+                b = (b_word >> ppu.VECTOR_ENTRY_SHIFT[e]) & 0xFF
                 b = b - 256 if b >= 128 else b
                 value = min(max((raw - 128) - b, -128), 127)  # fxvsubbfs
-            w |= (value & 0xFF) << (8 * (3 - e))
+            w |= (value & 0xFF) << ppu.VECTOR_ENTRY_SHIFT[e]
         dst = ppu.CADC_BASELINE_WORD if baseline else ppu.CADC_RESULT_WORD
         storage[base + dst + q] = np.uint32(w)
 

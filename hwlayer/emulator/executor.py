@@ -29,6 +29,7 @@ from numba import njit
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
+from hwlayer.regmap.layout import QUAD_ENTRY_SHIFT
 from hwlayer.regmap.registers import QUAD_ENTRY_COLUMN
 from hwlayer.regmap.storage import merge_word
 
@@ -141,7 +142,7 @@ def _read_behaviour(an, beh, addr, slot, storage, fpga):
         for q in range(64):
             w = np.int64(0)
             for e in range(4):
-                w |= conv[h, ctype, QUAD_ENTRY_COLUMN[q, e]] << (8 * (3 - e))
+                w |= conv[h, ctype, QUAD_ENTRY_COLUMN[q, e]] << QUAD_ENTRY_SHIFT[e]
             storage[row_slot + q] = np.uint32(w)
     return np.int64(-1)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import registers as R
+from .layout import QUAD_ENTRY_SHIFT
 
 STATUS_WORD = 0
 RESET_MASK_WORD = 64
@@ -29,7 +30,7 @@ CADC_BASELINE_WORD = 192
 VECTOR_WORDS = 64
 # vector layout: byte shift of entry e in a word (entry 0 in bits 31..24); word q entry e is
 # column registers.QUAD_ENTRY_COLUMN[q, e]
-VECTOR_ENTRY_SHIFT = np.array([24, 16, 8, 0], dtype=np.int64)
+VECTOR_ENTRY_SHIFT = QUAD_ENTRY_SHIFT
 
 
 def pack_vector(values: np.ndarray) -> np.ndarray:
@@ -38,12 +39,15 @@ def pack_vector(values: np.ndarray) -> np.ndarray:
     return (v << VECTOR_ENTRY_SHIFT).sum(axis=-1)
 
 
+_BYTE_OF_COLUMN = R.COLUMN_QUAD * 4 + R.COLUMN_ENTRY  # entry e of word q is byte 4 q + e
+
+
 def unpack_vector(words: np.ndarray) -> np.ndarray:
-    """PPU vector words (..., 64) -> signed bytes per column (..., 256)."""
-    w = np.asarray(words, dtype=np.int64)[..., None]
-    b = (w >> VECTOR_ENTRY_SHIFT) & 0xFF
-    b = np.where(b >= 128, b - 256, b).reshape(w.shape[:-2] + (R.QUADS * 4,))
-    return b[..., R.COLUMN_QUAD * 4 + R.COLUMN_ENTRY]
+    """PPU vector words (..., 64) -> signed bytes (int8) per column (..., 256)."""
+    w = np.asarray(words)
+    big_endian = np.ascontiguousarray(w, dtype=">u4")  # entry 0 (bits 31..24) = first byte
+    by_entry = big_endian.view(np.int8).reshape(w.shape[:-1] + (R.QUADS * 4,))
+    return by_entry[..., _BYTE_OF_COLUMN]
 
 # grenade:include/grenade/vx/ppu/detail/status.h
 STATUS = {
