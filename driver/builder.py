@@ -1,4 +1,4 @@
-"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, spec/driver-stack.md §2-3).
+"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, docs/low-level.md).
 
 The builder appends numpy arrays of instruction words (never a Python loop per word); a read
 records its position in the response queue of its type (omnibus data, JTAG data, loopback
@@ -193,8 +193,9 @@ class PlaybackProgramBuilder:
 
     def read_omnibus(self, addresses) -> OmnibusTicket:
         """Read many raw omnibus words at once; the ticket yields a uint32 array."""
+        words = ins.omnibus_read(addresses)  # refuses what is not an address
         a = np.atleast_1d(np.asarray(addresses))
-        self._append(ins.omnibus_read(a))
+        self._append(words)
         t = OmnibusTicket(self._home, a, "omnibus", self._expected["omnibus"], a.size)
         self._expected["omnibus"] += a.size
         self._tickets.append(t)
@@ -233,7 +234,12 @@ class PlaybackProgramBuilder:
 
         The bulk path of compilers (e.g. the MAC): the ticket yields the raw response words.
         """
-        w = np.asarray(words, dtype=np.uint64)
+        w = np.atleast_1d(ins.as_words("words", words))
+        if isinstance(responses, bool) or not isinstance(responses, int | np.integer) \
+                or responses < 0:
+            raise TypeError(f"responses must be an int >= 0, got {responses!r}")
+        if queue not in QUEUES:
+            raise ValueError(f"queue must be one of {QUEUES}, got {queue!r}")
         self._append(w)
         if not responses:
             return None

@@ -1,7 +1,7 @@
 """Cocolist files: the versioned binary `.pbin` format, a JSON view and a field-level diff.
 
 The real stack stores a cocolist as a cereal portable-binary archive of haldls/halco objects
-(spec/driver-stack.md §3.4). hxemu's `.pbin` keeps the idea (type names in the file, tied to
+(docs/cocolists.md). hxemu's `.pbin` keeps the idea (type names in the file, tied to
 the class layouts, exactly the register bits) in its own, documented layout (docs/cocolists.md),
 little-endian throughout:
 

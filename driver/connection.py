@@ -1,8 +1,10 @@
 """Connections: where programs run. `EmulatorConnection` embeds the emulated chip in-process.
 
-The seam is the real one (spec/driver-stack.md §5.4): instruction words in, FPGA-to-host
+The seam is the real one (docs/instruction-set.md): instruction words in, FPGA-to-host
 words out. `run()` appends the halt, executes, sorts the responses into the ticket queues and
-raises `PlaybackError` if the FPGA reported a failed access.
+raises `PlaybackError` if the FPGA reported a failed access. Every program that ran also
+updates the connection's `shadow`, the `ChipImage` of what the host knows the chip holds
+(docs/state-model.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from hwlayer.regmap import instructions as isa
 
 from . import instructions as ins
 from .builder import Program, RunResult
-from .shadow import ConfigShadow
+from .chip_image import ChipImage
 
 _HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 
@@ -92,7 +94,7 @@ class EmulatorConnection(Connection):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self._chip = Chip(chip_id, seed=seed)
         self._closed = False
-        self.shadow = ConfigShadow()  # what this connection has written to the chip
+        self.shadow = ChipImage()  # what the host knows this chip holds
 
     @property
     def chip_id(self) -> int | str:

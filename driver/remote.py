@@ -4,7 +4,7 @@
 calibration use: `run(program)`, `execute_words(words)`, a local `shadow` of what it wrote,
 `chip_id`, `model_version`, `get_unique_identifier()`, `close()` and the context manager.
 `connection_from_env()` picks a remote or an in-process chip from the environment, like
-hxcomm's `get_connection_from_env` (spec/driver-stack.md §5.3).
+hxcomm's `get_connection_from_env` (docs/server.md).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from hwlayer.regmap.chip_id import parse_chip_id
 
 from . import protocol as P
 from .builder import Program
+from .chip_image import ChipImage
 from .connection import Connection, EmulatorConnection, PlaybackError
 from .protocol import ErrorCode, FrameType, ProtocolError
-from .shadow import ConfigShadow
 
 DEFAULT_RETRY_S = 10.0
 CLIENT_MAX_RESULT_BYTES = 1 << 30  # the most any server may announce as its result limit
@@ -62,7 +62,7 @@ class RemoteConnection(Connection):
                  timeout_s: float | None = None) -> None:
         self.host, self.port = host, int(port)
         self.user = user or _login_name()
-        self.shadow = ConfigShadow()  # what this connection has written to the chip
+        self.shadow = ChipImage()  # what the host knows this chip holds
         self._lock = threading.Lock()
         self._seq = 0
         self._closed = False

@@ -11,7 +11,7 @@ the chip passes to another session, the server first runs a switch program: an M
 recording does not survive a hand-over), then the words where the chip's image differs from
 the incoming session's (its reinit program). A session therefore never sees another's
 configuration, and results go only to the session that sent the program. Each session has its
-own image (not each user) because each client's driver keeps its own configuration shadow;
+own image (not each user) because each client's driver keeps its own `ChipImage` (shadow);
 sessions of the same user share that user's turn.
 
 Limits (`ServerConfig`, docs/server.md "Limits"): everything a client can make the server
