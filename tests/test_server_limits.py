@@ -17,6 +17,7 @@ from server_helpers import HALT, RawClient
 from driver import PlaybackError, RemoteConnection, RemoteError
 from driver import instructions as ins
 from driver import protocol as P
+from driver.base_config import hagen_base_configuration
 from driver.builder import PlaybackProgramBuilder
 from driver.containers import MADCConfig, MADCControl
 from driver.coordinates import MADCConfigOnDLS, MADCControlOnDLS
@@ -169,6 +170,7 @@ def test_results_are_bounded(server):
         with pytest.raises(RemoteError, match=rf"exceeds the server's maximum of {MAX_RESULT}"):
             conn.execute_words(loops)
         # the driver knows a MAC's recording before sending it: refused without sending
+        conn.run(hagen_base_configuration().to_program())
         mac = MAC(np.ones((8, 8), dtype=np.int64))
         with pytest.raises(RemoteError, match="more than the server's maximum result") as e:
             mac.run(np.ones((100, 8), dtype=np.int64), conn, madc_neuron=0)
