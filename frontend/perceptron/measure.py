@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from .. import logger
+from .._builtin import builtin
 from . import constants
 from .mock import MockParameter
 from .multiply import matmul
@@ -26,6 +27,7 @@ ROWS = constants.hardware_matrix_width  # 256 inputs (two 128-row chunks)
 COLUMNS = constants.hardware_matrix_height  # 128 outputs
 
 
+@builtin
 def measure_mock_parameter() -> MockParameter:
     """Measure gain and noise std of the chip behind the global connection (hardware mode,
     num_sends 1, wait_between_events 5). Does not set the global mock parameter."""
