@@ -200,6 +200,7 @@ def matmul(input: torch.Tensor, other: torch.Tensor, num_sends: int = 1,
     """
     checks.tensor("matmul", "input", input)
     checks.tensor("matmul", "other", other)
+    checks.timing("matmul", num_sends, wait_between_events)
     d1, d2 = input.dim(), other.dim()
     if d1 == 0 or d2 == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D")
