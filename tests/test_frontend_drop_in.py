@@ -302,12 +302,10 @@ def test_bool_complex_and_empty_inputs_are_refused_alike(mock):
             hxp.matmul(x, w, mock=mock)
         with pytest.raises(TypeError, match=r"mac\(\): argument 'weights'"):
             hxp.mac(torch.ones(3), w.to(dtype), mock=mock)
-        for name, call in (("relu", lambda: hxp.relu(x, mock=mock)),
-                           ("add", lambda: hxp.add(x, x, mock=mock)),
-                           ("conv1d", lambda: hxp.conv1d(x.view(1, 4, 3), torch.ones(1, 4, 2),
-                                                         mock=mock))):
+        for name, fn, args in (("relu", hxp.relu, (x,)), ("add", hxp.add, (x, x)),
+                               ("conv1d", hxp.conv1d, (x.view(1, 4, 3), torch.ones(1, 4, 2)))):
             with pytest.raises(TypeError, match=rf"{name}\(\): argument 'input'"):
-                call()
+                fn(*args, mock=mock)
     with pytest.raises(TypeError, match=r"matmul\(\): argument 'other' must be a torch.Tensor"):
         hxp.matmul(torch.ones(3), [[1.0]] * 3, mock=mock)
     with pytest.raises(RuntimeError, match=r"matmul\(\): the inner dimension is empty: input of "
