@@ -8,7 +8,9 @@ of the inner dimension
 and y = clamp(sum_c y_c, -128, 127), noise ~ N(0, noise_std) iid per element and chunk. The
 chunk sum x_c @ W_c is an exact float32 GEMM (integers below 2^24) and the scaling is done in
 float64, so with noise_std 0 and gain 0.002 the mock equals the ideal chip bit for bit (the
-original scales in float32 and can floor one LSB low at exact multiples).
+original scales in float32 and can floor one LSB low at exact multiples). On the CPU the
+scaling, noise, floor and clamp are one fused numba pass (digitize.py) over cache-sized
+blocks of the GEMM's output; on other devices they are torch operations.
 
 Forward, hardware mode: round half away from zero, check the ranges, and run
 `driver.mac.MAC` on the global connection (which tiles, runs, digitizes and sums the chunks
@@ -30,12 +32,11 @@ from driver.mac import MAC as ChipMAC
 
 from .. import core
 from .._builtin import builtin
-from . import checks, constants, mock, rounding, tracer
+from . import checks, constants, digitize, mock, rounding, tracer
 
 CHUNK = constants.hardware_matrix_height  # rows digitized together
 # Mock mode on the CPU works through the batch in blocks of about this many outputs, so the
-# float64 intermediates stay in the cache (one pass over a cold 16 MB tensor costs more than
-# the GEMM itself).
+# GEMM's output is still in the cache when the digitization kernel reads it.
 BLOCK_OUTPUTS = 1 << 18
 NEURONS = 2 * constants.hardware_matrix_width  # AtomicNeuronOnDLS ids for the MADC
 FPGA_CYCLES_PER_US = 125
@@ -70,22 +71,34 @@ def mock_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int) -> torc
     w2 = qw.to(torch.float32)
     batch, n = x2.shape[0], w2.shape[1]
     param = mock.current()
-    sends = torch.tensor([float(num_sends)], dtype=torch.float64, device=x2.device)
     out = torch.empty((batch, n), dtype=torch.float32, device=x2.device)
-    rows = batch if x2.device.type != "cpu" else max(1, BLOCK_OUTPUTS // max(n, 1))
-    for r0 in range(0, batch, rows):
-        xb = x2[r0:r0 + rows]
-        if k <= CHUNK:
-            out[r0:r0 + rows] = _digitize(xb @ w2, sends, param.gain, param.noise_std)
-            continue
-        total = None
-        for c0 in range(0, k, CHUNK):
-            y = _digitize(xb[:, c0:c0 + CHUNK] @ w2[c0:c0 + CHUNK], sends, param.gain,
-                          param.noise_std)
-            total = y if total is None else total.add_(y)
-        out[r0:r0 + rows] = total.clamp_(constants.output_activation_min,
-                                         constants.output_activation_max)
+    if x2.device.type != "cpu":
+        return _mock_device(x2, w2, num_sends, param, out).reshape(x.shape[:-1] + (n,))
+    rows = max(1, BLOCK_OUTPUTS // max(n, 1))
+    starts = range(0, k, CHUNK)
+    scratch = torch.empty((min(rows, batch), n), dtype=torch.float32)  # not in place: the
+    for r0 in range(0, batch, rows):  # kernel vectorizes only on separate arrays
+        xb, ob = x2[r0:r0 + rows], out[r0:r0 + rows]
+        acc = scratch[:ob.shape[0]]
+        for c0 in starts:
+            torch.matmul(xb[:, c0:c0 + CHUNK], w2[c0:c0 + CHUNK], out=acc)
+            mode = (digitize.WRITE if c0 == 0 else
+                    digitize.ADD_AND_CLAMP if c0 == starts[-1] else digitize.ADD)
+            digitize.digitize_into(acc, ob, num_sends, param.gain, param.noise_std, mode)
     return out.reshape(x.shape[:-1] + (n,))
+
+
+def _mock_device(x2: torch.Tensor, w2: torch.Tensor, num_sends: int, param: mock.MockParameter,
+                 out: torch.Tensor) -> torch.Tensor:
+    """The mock on an accelerator: the same formula in torch operations, in one piece."""
+    sends = torch.tensor([float(num_sends)], dtype=torch.float64, device=x2.device)
+    total = None
+    for c0 in range(0, x2.shape[1], CHUNK):
+        y = _digitize(x2[:, c0:c0 + CHUNK] @ w2[c0:c0 + CHUNK], sends, param.gain,
+                      param.noise_std)
+        total = y if total is None else total.add_(y)
+    out.copy_(total.clamp_(constants.output_activation_min, constants.output_activation_max))
+    return out
 
 
 def hardware_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int,

@@ -13,9 +13,9 @@ import sys
 
 import torch
 
-import hxtorch
-from hxtorch import logger
-from hxtorch import perceptron as hxann
+import frontend as hxtorch  # `hxtorch` is this package's second name (docs/frontend.md)
+from frontend import logger
+from frontend import perceptron as hxann
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -26,9 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-import hxtorch
-from hxtorch import logger
-from hxtorch import perceptron as hxtorch_ann
+import frontend as hxtorch  # `hxtorch` is this package's second name (docs/frontend.md)
+from frontend import logger
+from frontend import perceptron as hxtorch_ann
 
 FILES = {True: "training.pt", False: "test.pt"}
 IMAGE_SHAPE = (28, 28)
