@@ -1,17 +1,16 @@
 """The environment variables that choose the chip: one parser for every reader.
 
-hxcomm picks a connection from the environment (spec: the micro-scheduler "quiggeldy" first,
-else a local chip); hxemu adds the choice of the emulated chip and its temporal-noise seed.
+hxcomm picks a connection from the environment (the micro-scheduler "quiggeldy" first, else a
+local chip; docs/server.md); hxemu adds the choice of the emulated chip and its temporal-noise
+seed.
 `driver.connection_from_env` and `hxtorch.init_hardware` both read them here, so a value means
 the same everywhere:
 
-| variable | meaning |
-|---|---|
-| `QUIGGELDY_ENABLED` | an integer; non-zero selects the chip server (`hxemu serve`) |
-| `QUIGGELDY_IP`, `QUIGGELDY_PORT` | the server (both required when enabled; port 1..65535) |
-| `QUIGGELDY_TOKEN`, `QUIGGELDY_USER_NO_MUNGE` | optional login token and user name |
-| `HXEMU_CHIP_ID` | the in-process chip: a non-negative int or `ideal` (default 0) |
-| `HXEMU_SEED` | its temporal-noise seed: a non-negative int (default: fresh randomness) |
+- `QUIGGELDY_ENABLED`: an integer; non-zero selects the chip server (`hxemu serve`);
+- `QUIGGELDY_IP`, `QUIGGELDY_PORT`: the server (both required when enabled; port 1..65535);
+- `QUIGGELDY_TOKEN`, `QUIGGELDY_USER_NO_MUNGE`: optional login token and user name;
+- `HXEMU_CHIP_ID`: the in-process chip, a non-negative int or `ideal` (default 0);
+- `HXEMU_SEED`: its temporal-noise seed, a non-negative int (default: fresh randomness).
 
 Integers are decimal or 0x-prefixed hexadecimal; surrounding blanks are ignored; an empty
 variable counts as unset. A bad value is a ValueError that names the variable and the value.

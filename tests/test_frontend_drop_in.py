@@ -18,7 +18,7 @@ from hxtorch import perceptron as hxp
 MAC_TAIL = ["num_sends", "wait_between_events", "mock", "madc_recording_neuron_id",
             "madc_recording_path"]
 CONV = ["input", "weight", "bias", "stride", "num_sends", "wait_between_events", "mock"]
-# hxtorch's builtins and their parameter names (spec: hxtorch's pybind definitions)
+# hxtorch's builtins and their parameter names (as hxtorch's pybind definitions name them)
 BUILTINS = {
     "mac": ["x", "weights", *MAC_TAIL],
     "matmul": ["input", "other", *MAC_TAIL],
