@@ -89,47 +89,47 @@ def _seed(seed):
 
 
 @njit(cache=True)
-def _tail_sample(s, z):
-    return _tail(s, z < 0)
-
-
-@njit(cache=True)
-def _tail(s, sign):
-    """A sample of the normal tail beyond R (Marsaglia's method)."""
+def _tail(s, negative):
+    """A sample of the normal tail beyond R (Marsaglia's method), negative or positive."""
     while True:
         xx = -np.log1p(-_uniform(s)) / R
         yy = -np.log1p(-_uniform(s))
         if yy + yy > xx * xx:
-            return -(R + xx) if sign else R + xx
+            return -(R + xx) if negative else R + xx
 
 
 @njit(cache=True)
-def _normal(s, ki, wi, fi):
-    """One standard normal sample (ziggurat; `ki` as int64), or +-inf: then the caller draws
-    a sample of the tail with that sign from `_tail`. (Calling `_tail` here, or any loop with
-    a call in this function, makes numba's code for the common path ten times slower.)"""
-    while True:
-        r = _next(s)
-        idx = np.intp(r & np.uint64(0xFF))
-        sign = (r >> np.uint64(8)) & np.uint64(1)
-        rabs = np.int64((r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
-        x = float(rabs) * wi[idx]
-        if sign:
-            x = -x
-        if rabs < ki[idx]:
-            return x  # the rectangle: 99 % of the samples
-        if idx == 0:  # the tail beyond R: the caller draws it with _tail
-            return -np.inf if sign else np.inf
-        if (fi[idx - 1] - fi[idx]) * _uniform(s) + fi[idx] < np.exp(-0.5 * x * x):
-            return x
+def _fill_normal(s, buf, tails, ki, wi, fi):
+    """`buf` filled with standard normal samples (ziggurat) from state `s`; `tails`: scratch
+    of buf's size.
 
-
-@njit(cache=True)
-def _fill_normal(s, buf, ki, wi, fi):
-    """`buf` filled with standard normal samples from state `s`."""
+    One flat loop without calls: a call to another compiled function anywhere in it (even on
+    the tail's rare path) makes numba's code for the common path ten times slower, so the
+    tail samples are drawn afterwards, at the positions recorded in `tails`.
+    """
+    count = 0
     for i in range(buf.size):
-        z = _normal(s, ki, wi, fi)
-        buf[i] = _tail_sample(s, z) if np.isinf(z) else z
+        while True:
+            r = _next(s)
+            idx = np.intp(r & np.uint64(0xFF))
+            sign = (r >> np.uint64(8)) & np.uint64(1)
+            rabs = np.int64((r >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF))
+            x = float(rabs) * wi[idx]
+            if sign:
+                x = -x
+            if rabs < ki[idx]:  # the rectangle: 98.5 % of the candidates
+                buf[i] = x
+                break
+            if idx == 0:  # beyond R
+                buf[i] = x
+                tails[count] = i
+                count += 1
+                break
+            if (fi[idx - 1] - fi[idx]) * _uniform(s) + fi[idx] < np.exp(-0.5 * x * x):
+                buf[i] = x  # the wedge
+                break
+    for t in range(count):
+        buf[tails[t]] = _tail(s, buf[tails[t]] < 0)
 
 
 @njit(cache=True)
@@ -138,11 +138,12 @@ def _digitize(acc, out, num_sends, gain, noise_std, seed, mode, ki, wi, fi):
     flat_acc = acc.ravel()
     flat_out = out.ravel()
     noise = np.zeros(min(NOISE_BLOCK, flat_acc.size))
+    tails = np.empty(noise.size, np.intp)
     for b0 in range(0, flat_acc.size, NOISE_BLOCK):
         n = min(NOISE_BLOCK, flat_acc.size - b0)
         a, o = flat_acc[b0:b0 + n], flat_out[b0:b0 + n]
         if noise_std > 0:  # in blocks: a call in the per-element loop would slow it down
-            _fill_normal(s, noise[:n], ki, wi, fi)
+            _fill_normal(s, noise[:n], tails, ki, wi, fi)
             for j in range(n):  # branch-free loops: LLVM vectorizes them
                 o[j] = min(max(np.floor(float(a[j]) * num_sends * gain
                                         + noise_std * noise[j]), -128.0), 127.0) \
@@ -174,7 +175,7 @@ def standard_normal(n: int, seed: int) -> np.ndarray:
 @njit(cache=True)
 def _sample(n, seed, ki, wi, fi):
     out = np.empty(n)
-    _fill_normal(_seed(seed), out, ki, wi, fi)
+    _fill_normal(_seed(seed), out, np.empty(n, np.intp), ki, wi, fi)
     return out
 
 
