@@ -157,6 +157,41 @@ def _digitize(acc, out, num_sends, gain, noise_std, seed, mode, ki, wi, fi):
                 o[j] = min(max(o[j], -128.0), 127.0)
 
 
+@njit(cache=True)
+def _round_into(src, dst):
+    """dst = round half to even (np.rint, as torch.round) of src; (min, max) of the rounded
+    values, NaN if any is NaN."""
+    flat_dst = dst.ravel()
+    lo, hi = np.inf, -np.inf
+    bad = False
+    k = 0
+    for v in src.ravel():
+        r = np.rint(float(v))
+        bad |= r != r
+        lo = min(lo, r)
+        hi = max(hi, r)
+        flat_dst[k] = r
+        k += 1
+    return (np.nan, np.nan) if bad else (lo, hi)
+
+
+NUMPY_DTYPES = (torch.float32, torch.float64, torch.int64, torch.int32, torch.int16, torch.int8,
+                torch.uint8)
+
+
+def round_float32(x: torch.Tensor) -> tuple[torch.Tensor, tuple[float, float] | None]:
+    """Mock-mode rounding of a CPU tensor into a new float32 tensor, and the (min, max) of the
+    rounded values (None if empty) for the range check, in one pass."""
+    out = torch.empty(x.shape, dtype=torch.float32)
+    if x.numel() == 0:
+        return out, None
+    if x.dtype not in NUMPY_DTYPES:  # float16, bfloat16: torch rounds
+        out.copy_(torch.round(x))
+        lo, hi = torch.aminmax(out)
+        return out, (float(lo), float(hi))
+    return out, _round_into(x.detach().numpy(), out.numpy())
+
+
 def digitize_into(acc: torch.Tensor, out: torch.Tensor, num_sends: int, gain: float,
                   noise_std: float, mode: int = WRITE) -> None:
     """Digitize the float32 CPU chunk sums `acc` into `out` (same shape, contiguous; may be
@@ -179,4 +214,5 @@ def _sample(n, seed, ki, wi, fi):
     return out
 
 
-__all__ = ["ADD", "ADD_AND_CLAMP", "WRITE", "digitize_into", "standard_normal"]
+__all__ = ["ADD", "ADD_AND_CLAMP", "WRITE", "digitize_into", "round_float32",
+           "standard_normal"]

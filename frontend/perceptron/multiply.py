@@ -60,11 +60,15 @@ def _digitize(acc: torch.Tensor, num_sends: torch.Tensor, gain: float,
 
 def mock_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int) -> torch.Tensor:
     """Mock-mode MAC forward (no autograd): float32 result on x's device."""
-    qw = rounding.half_to_even(weights.detach())
-    qx = rounding.half_to_even(x.detach())
-    rounding.check_range(qw, "weights", constants.synaptic_weight_min,
+    if x.device.type == "cpu" and weights.device.type == "cpu":
+        # round, convert and find the range in one pass each
+        (qw, w_range), (qx, x_range) = map(digitize.round_float32, (weights, x))
+    else:
+        qw, qx = rounding.half_to_even(weights.detach()), rounding.half_to_even(x.detach())
+        w_range, x_range = rounding.value_range(qw), rounding.value_range(qx)
+    rounding.check_found(w_range, "weights", constants.synaptic_weight_min,
                          constants.synaptic_weight_max)
-    rounding.check_range(qx, "inputs", constants.input_activation_min,
+    rounding.check_found(x_range, "inputs", constants.input_activation_min,
                          constants.input_activation_max)
     k = qx.shape[-1]
     x2 = qx.reshape(-1, k).to(torch.float32)
