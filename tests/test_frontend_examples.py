@@ -43,10 +43,11 @@ def write_mnist(root: Path, n_train: int = 300, n_test: int = 100, seed: int = 0
     return root
 
 
-def test_minimal_on_the_ideal_chip(monkeypatch):
+def test_minimal_on_the_ideal_chip(monkeypatch, capsys):
     monkeypatch.setenv("HXEMU_CHIP_ID", "ideal")
     out = minimal.main(minimal.get_parser().parse_args([]))
     assert out.shape == (256,) and torch.all(out == 51)  # floor(10 * 20 * 128 * 0.002)
+    assert capsys.readouterr().out == "mean output: 51.0\n"
     with pytest.raises(RuntimeError, match="No connection allocated."):
         hxtorch.get_unique_identifier()  # released
 
@@ -140,6 +141,10 @@ def test_python_dash_m_runs_in_both_modes(tmp_path, mode):
          str(tmp_path / "nowhere"), *mode], cwd=ROOT, capture_output=True, text=True,
         timeout=600, env={**_env(), "PYTHONPATH": str(ROOT)})
     assert missing.returncode == 2 and "MNIST not found: expected" in missing.stderr
+    run = subprocess.run([sys.executable, "-m", "hxtorch.examples.perceptron.minimal"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600,
+                         env={**_env(), "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0 and run.stdout.startswith("mean output: "), run.stderr
 
 
 def _env():

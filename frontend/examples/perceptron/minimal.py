@@ -1,9 +1,10 @@
-"""hxtorch's minimal example: one multiplication on the (emulated) chip.
+"""hxtorch's minimal example: a small `Linear` model on the (emulated) chip.
 
-`init_hardware()` (no calibration, as in hxtorch), a 128 x 256 weight matrix of 20s and an
-input of 10s ("this weight uses the whole upper half of the chip"), `matmul` in hardware mode,
-the mean input, weight and output logged on `hxtorch.examples.minimal`. A linear chip with the
-mock gain 0.002 gives about 10 * 20 * 128 * 0.002 = 51.2 per output.
+`init_hardware()` (no calibration, as in hxtorch), a `Linear(128, 256, bias=False)` layer whose
+weights are all 20 ("this weight uses the whole upper half of the chip"), an input of 10s, one
+hardware-mode forward pass, the mean input, weight and output logged on
+`hxtorch.examples.minimal` and the mean output printed. A linear chip with the mock gain 0.002
+gives about 10 * 20 * 128 * 0.002 = 51.2 per output.
 """
 
 from __future__ import annotations
@@ -25,15 +26,20 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace | None = None) -> torch.Tensor:
-    """Run one matmul on the chip and log the means; returns the output."""
+    """Run the model once on the chip, log the means and print the mean output; returns the
+    output."""
     log = logger.get("hxtorch.examples.minimal")
     hxtorch.init_hardware()
     try:
+        model = hxann.nn.Linear(128, 256, bias=False, num_sends=1, wait_between_events=5)
+        with torch.no_grad():
+            model.weight.fill_(20.)  # weight range: -63...63; the whole upper half
         x = torch.full((128,), 10.)  # input range: 0...31
-        w = torch.full((128, 256), 20.)  # weight range: -63...63; the whole upper half
-        out = hxann.matmul(x, w, num_sends=1, wait_between_events=5)  # output: -128...127
-        log.INFO(f"mean input: {x.mean():.1f}, mean weight: {w.mean():.1f}, mean output: "
-                 f"{out.mean():.1f}")
+        with torch.no_grad():
+            out = model(x)  # output range: -128...127
+        log.INFO(f"mean input: {x.mean():.1f}, mean weight: {model.weight.mean():.1f}, "
+                 f"mean output: {out.mean():.1f}")
+        print(f"mean output: {out.mean():.1f}")
         return out
     finally:
         hxtorch.release_hardware()
