@@ -5,6 +5,7 @@ Build with ``sphinx-build -W -b html docs docs/_build/html`` (warnings are error
 """
 
 import os
+import re
 import sys
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -57,5 +58,18 @@ def _literal_blocks(app, what, name, obj, options, lines):
             lines[i] = stripped + ":"
 
 
+_OVERLOAD = re.compile(r"^(\d+)\. (\w+\(.*\)(?: -> .*)?)$")
+
+
+def _overload_lines(app, what, name, obj, options, lines):
+    """pybind's "1. f(a: T, *, b: U = 0) -> R" lines of an overloaded builtin as literals
+    (a bare '*' would start an emphasis)."""
+    for i, line in enumerate(lines):
+        match = _OVERLOAD.match(line)
+        if match:
+            lines[i] = f"{match.group(1)}. ``{match.group(2)}``"
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _literal_blocks)
+    app.connect("autodoc-process-docstring", _overload_lines)

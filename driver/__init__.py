@@ -10,12 +10,13 @@ server, `connection_from_env()`). Public contract: `PlaybackProgramBuilder`,
 
 from hwlayer.regmap.chip_id import check_chip_id, parse_chip_id
 
-from . import containers, coordinates, instructions
+from . import containers, coordinates, environment, instructions
 from .builder import PlaybackProgramBuilder, Program, Ticket, TicketError
 from .connection import EmulatorConnection, PlaybackError, RunInfo
-from .remote import RemoteConnection, RemoteError, connection_from_env, remote_enabled
+from .environment import remote_enabled
+from .remote import RemoteConnection, RemoteError, connection_from_env
 
 __all__ = ["EmulatorConnection", "PlaybackError", "PlaybackProgramBuilder", "Program",
            "RemoteConnection", "RemoteError", "RunInfo", "Ticket", "TicketError", "check_chip_id",
-           "connection_from_env", "containers", "coordinates", "instructions", "parse_chip_id",
-           "remote_enabled"]
+           "connection_from_env", "containers", "coordinates", "environment", "instructions",
+           "parse_chip_id", "remote_enabled"]

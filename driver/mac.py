@@ -40,6 +40,7 @@ from .coordinates import MADCConfigOnDLS, MADCControlOnDLS
 
 WEIGHT_MAX = 63
 ACTIVATION_MAX = 31
+WAIT_LIMIT = 1 << 20  # FPGA cycles between events: the timing instruction's wait is 20 bits
 ROWS = 128  # inputs per tile (synapse drivers of a hemisphere)
 COLUMNS = 256  # outputs per tile (neurons of a hemisphere)
 PPU_COMMAND_CYCLES = 6  # grenade: per PPU command, for both PPUs (status read + write)
@@ -165,7 +166,7 @@ class MAC:
                 or num_sends < 1:
             raise ValueError(f"num_sends must be an int >= 1, got {num_sends!r}")
         if isinstance(wait_between_events, bool) or not isinstance(
-                wait_between_events, int | np.integer) or not 1 <= wait_between_events < 2**20:
+                wait_between_events, int | np.integer) or not 1 <= wait_between_events < WAIT_LIMIT:
             raise ValueError(f"wait_between_events must be an int in 1..2**20-1 FPGA cycles, "
                              f"got {wait_between_events!r}")
         self.weights = w

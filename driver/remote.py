@@ -10,7 +10,6 @@ hxcomm's `get_connection_from_env` (docs/server.md).
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 import threading
 import time
@@ -19,12 +18,12 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from hwlayer.regmap import instructions as isa
-from hwlayer.regmap.chip_id import parse_chip_id
 
 from . import protocol as P
 from .builder import Program
 from .chip_image import ChipImage
 from .connection import Connection, EmulatorConnection, PlaybackError
+from .environment import chip_id_from_env, remote_from_env, seed_from_env
 from .protocol import ErrorCode, FrameType, ProtocolError
 
 DEFAULT_RETRY_S = 10.0
@@ -330,20 +329,6 @@ def _login_name() -> str:
         return "anonymous"
 
 
-def _int_env(env: Mapping[str, str], name: str) -> int:
-    try:
-        return int(env[name])
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {env[name]!r}") from None
-
-
-def remote_enabled(env: Mapping[str, str] | None = None) -> bool:
-    """Whether the environment selects a remote chip (QUIGGELDY_ENABLED a non-zero int)."""
-    env = os.environ if env is None else env
-    enabled = env.get("QUIGGELDY_ENABLED", "").strip()
-    return bool(enabled) and _int_env({"QUIGGELDY_ENABLED": enabled}, "QUIGGELDY_ENABLED") != 0
-
-
 def connection_from_env(env: Mapping[str, str] | None = None
                         ) -> RemoteConnection | EmulatorConnection:
     """A connection chosen from the environment (hxcomm precedence: Quiggeldy first).
@@ -352,20 +337,10 @@ def connection_from_env(env: Mapping[str, str] | None = None
       token=QUIGGELDY_TOKEN, user=QUIGGELDY_USER_NO_MUNGE)` (IP and port required).
     - otherwise the in-process chip: `EmulatorConnection(HXEMU_CHIP_ID, seed=HXEMU_SEED)`,
       chip id an int or "ideal" (default 0), seed an int (default: fresh randomness).
+
+    The variables are parsed by `driver.environment`, as in `hxtorch.init_hardware`.
     """
-    env = os.environ if env is None else env
-    if remote_enabled(env):
-        enabled = env["QUIGGELDY_ENABLED"].strip()
-        missing = [k for k in ("QUIGGELDY_IP", "QUIGGELDY_PORT") if not env.get(k)]
-        if missing:
-            raise ValueError(f"QUIGGELDY_ENABLED={enabled} but {' and '.join(missing)} "
-                             f"{'is' if len(missing) == 1 else 'are'} not set")
-        port = _int_env(env, "QUIGGELDY_PORT")
-        if not 0 < port < 65536:
-            raise ValueError(f"QUIGGELDY_PORT must be in 1..65535, got {port}")
-        return RemoteConnection(env["QUIGGELDY_IP"], port, token=env.get("QUIGGELDY_TOKEN") or None,
-                                user=env.get("QUIGGELDY_USER_NO_MUNGE") or None)
-    chip = parse_chip_id(env.get("HXEMU_CHIP_ID", "").strip() or "0", "HXEMU_CHIP_ID")
-    seed = env.get("HXEMU_SEED", "").strip()
-    return EmulatorConnection(chip, seed=_int_env({"HXEMU_SEED": seed}, "HXEMU_SEED")
-                              if seed else None)
+    target = remote_from_env(env)
+    if target is not None:
+        return RemoteConnection(target.host, target.port, token=target.token, user=target.user)
+    return EmulatorConnection(chip_id_from_env(env), seed=seed_from_env(env))

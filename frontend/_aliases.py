@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 from types import ModuleType
 
@@ -55,7 +56,9 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         sys.modules.pop(fullname, None)
         self._specs[fullname] = getattr(module, "__spec__", None)
         is_package = hasattr(module, "__path__")
-        return importlib.machinery.ModuleSpec(fullname, self, is_package=is_package)
+        origin = getattr(self._specs[fullname], "origin", None)  # runpy's sys.argv[0]
+        return importlib.machinery.ModuleSpec(fullname, self, origin=origin,
+                                              is_package=is_package)
 
     def create_module(self, spec) -> ModuleType:
         return sys.modules[canonical_name(spec.name)]
@@ -63,6 +66,12 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         # the import system has set __spec__ to the alias spec; the module keeps its own
         module.__spec__ = self._specs.pop(module.__spec__.name, None)
+
+    def get_code(self, fullname: str):
+        """The canonical module's code, for `python -m hxtorch.X` (runpy runs it as
+        `__main__`)."""
+        canonical = canonical_name(fullname)
+        return importlib.util.find_spec(canonical).loader.get_code(canonical)
 
 
 _FINDER = _AliasFinder()

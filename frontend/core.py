@@ -3,14 +3,16 @@
 The real hxtorch keeps two process-global singletons: the executor (the connection; null until
 `init_hardware`) and the chip configuration (a lola `Chip`, default-constructed at start and
 replaced only by loading a calibration). hxemu keeps the same two: `_State.connection` (a
-`driver.EmulatorConnection` or None) and `_State.calibration` (a calibration cocolist applied
-on top of the nominal HAGEN base configuration, or None = "uncalibrated"). Every hardware-mode
+`driver.EmulatorConnection`, a `driver.RemoteConnection` or None) and `_State.calibration` (a
+calibration cocolist applied on top of the nominal HAGEN base configuration, or None =
+"uncalibrated"). Every hardware-mode
 operation asks `connection()` for the connection, which raises "No connection allocated." when
 there is none, exactly like the original.
 
-Which chip: `init_hardware(..., chip_id=...)` or the environment variable HXEMU_CHIP_ID (an int
-or `ideal`; default 0). Temporal-noise seed: `seed=...` or HXEMU_SEED (default: fresh
-randomness).
+Which chip: `init_hardware(..., chip_id=...)`, else the chip server selected by QUIGGELDY_*,
+else HXEMU_CHIP_ID (an int or `ideal`; default 0). Temporal-noise seed: `seed=...` or
+HXEMU_SEED (default: fresh randomness). The variables are parsed by `driver.environment`, the
+same parser `driver.connection_from_env` uses.
 """
 
 from __future__ import annotations
@@ -20,21 +22,21 @@ from dataclasses import dataclass
 
 from driver import (
     EmulatorConnection,
+    RemoteConnection,
     calibration,
     check_chip_id,
     connection_from_env,
-    parse_chip_id,
-    remote_enabled,
+    environment,
 )
 from driver.base_config import hagen_base_configuration
 from driver.cocolist import Cocolist
 from driver.cocolist_file import load_cocolist
 
 from . import logger
+from ._builtin import builtin
 
-CHIP_ID_VARIABLE = "HXEMU_CHIP_ID"
-SEED_VARIABLE = "HXEMU_SEED"
 NO_CONNECTION = "No connection allocated."
+Connection = EmulatorConnection | RemoteConnection
 
 
 class HWDBPath:
@@ -67,7 +69,7 @@ class CalibrationPath:
 
 @dataclass
 class _State:
-    connection: EmulatorConnection | None = None
+    connection: Connection | None = None
     calibration: Cocolist | None = None  # applied on top of the base configuration
     calibration_metadata: dict | None = None
 
@@ -76,7 +78,7 @@ _state = _State()
 _base_configuration: Cocolist | None = None
 
 
-def connection() -> EmulatorConnection:
+def connection() -> Connection:
     """The global connection; RuntimeError("No connection allocated.") if there is none."""
     if _state.connection is None:
         raise RuntimeError(NO_CONNECTION)
@@ -91,51 +93,37 @@ def _base() -> Cocolist:
 
 
 def resolve_chip_id(chip_id: int | str | None = None) -> int | str:
-    """`chip_id`, else HXEMU_CHIP_ID, else 0; an int >= 0 or "ideal"."""
-    if chip_id is not None:
-        return check_chip_id(chip_id)
-    text = os.environ.get(CHIP_ID_VARIABLE, "").strip()
-    return parse_chip_id(text, CHIP_ID_VARIABLE) if text else 0
+    """`chip_id`, else HXEMU_CHIP_ID, else 0; an int >= 0 or "ideal" (`driver.environment`)."""
+    return check_chip_id(chip_id) if chip_id is not None else environment.chip_id_from_env()
 
 
 def resolve_seed(seed: int | None = None) -> int | None:
-    """`seed`, else HXEMU_SEED, else None (fresh randomness)."""
-    if seed is not None:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        return seed
-    text = os.environ.get(SEED_VARIABLE, "").strip()
-    if not text:
-        return None
-    value = _parse_int(text, SEED_VARIABLE, "")
-    if value < 0:
-        raise ValueError(f"{SEED_VARIABLE} must be a non-negative int, got {text!r}")
-    return value
+    """`seed`, else HXEMU_SEED, else None (fresh randomness) (`driver.environment`)."""
+    return environment.check_seed(seed) if seed is not None else environment.seed_from_env()
 
 
-def _parse_int(text: str, name: str, alternative: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise ValueError(f"{name} must be an int{' ' + alternative if alternative else ''}, "
-                         f"got {text!r}") from None
+def _open(chip_id: int | str | None, seed: int | None) -> Connection:
+    """A new connection to the chosen chip, not configured yet.
 
-
-def _connect(chip_id: int | str | None, seed: int | None):
-    """A new global connection to the chosen chip, configured with the global configuration.
-
-    Like the original, the previous connection is released first. Without an explicit chip
-    id, a remote chip selected by the environment (QUIGGELDY_ENABLED, see
-    `driver.connection_from_env`) takes precedence over the in-process emulator.
+    Without an explicit chip id, the chip server selected by the environment
+    (QUIGGELDY_ENABLED, see `driver.connection_from_env`) takes precedence over the
+    in-process emulator, as hxcomm's connection precedence does.
     """
-    release_hardware()
-    if chip_id is None and remote_enabled():
-        conn = connection_from_env()
-    else:
-        conn = EmulatorConnection(resolve_chip_id(chip_id), seed=resolve_seed(seed))
+    if chip_id is None and environment.remote_enabled():
+        return connection_from_env()
+    return EmulatorConnection(resolve_chip_id(chip_id), seed=resolve_seed(seed))
+
+
+def _install(conn: Connection) -> None:
+    """Configure `conn` with the global configuration and make it the global connection."""
     _apply_configuration(conn)
     _state.connection = conn
-    return conn
+
+
+def _connect(chip_id: int | str | None, seed: int | None) -> None:
+    """Like the original: release the previous connection, then connect and configure."""
+    release_hardware()
+    _install(_open(chip_id, seed))
 
 
 def _apply_configuration(conn) -> None:
@@ -189,25 +177,41 @@ def _default_calibration(chip_id: int | str) -> tuple[Cocolist, dict] | None:
     return cocolist, metadata
 
 
+def _init_from_hwdb(hwdb_path: HWDBPath | None = None, ann: bool = False, *,
+                    chip_id: int | str | None = None, seed: int | None = None) -> None:
+    """Connect. With `ann=False` no calibration is loaded: the chip keeps the configuration
+    it had (initially the uncalibrated base configuration, after a calibration was loaded,
+    that calibration). With `ann=True` the connected chip's cached default calibration is
+    loaded (created on first use); the ideal chip loads none."""
+
+
+def _init_from_calibration(calibration_path: CalibrationPath, *,
+                           chip_id: int | str | None = None, seed: int | None = None) -> None:
+    """Load the calibration file `calibration_path`, then connect."""
+
+
+@builtin(overloads=(_init_from_hwdb, _init_from_calibration))
 def init_hardware(hwdb_path: HWDBPath | CalibrationPath | None = None, ann: bool = False, *,
+                  calibration_path: CalibrationPath | None = None,
                   chip_id: int | str | None = None, seed: int | None = None) -> None:
     """Connect to the (emulated) chip; the previous connection is released.
 
-    Two forms, as the two overloads of hxtorch:
-
-    - `init_hardware(hwdb_path=None, ann=False)`: with `ann=False` no calibration is loaded,
-      the chip keeps the configuration it had: initially the uncalibrated base configuration,
-      after a calibration was loaded, that calibration. With `ann=True` the cached default
-      calibration of the chip is loaded (and created on first use); the ideal chip loads none.
-    - `init_hardware(CalibrationPath(path))`: load that calibration file, then connect.
-
-    `chip_id` (int or "ideal"; default HXEMU_CHIP_ID, else 0) picks the emulated chip, `seed`
-    (default HXEMU_SEED, else fresh randomness) its temporal noise.
+    Which chip: `chip_id` (int or "ideal"), else the chip server if QUIGGELDY_ENABLED is set
+    (then the calibration of `ann=True` is that of the server's chip), else HXEMU_CHIP_ID,
+    else chip 0. `seed` (default HXEMU_SEED, else fresh randomness) seeds the emulated chip's
+    temporal noise. `chip_id` and `seed` are hxemu's keyword-only extras.
     """
     if isinstance(hwdb_path, CalibrationPath):
+        hwdb_path, calibration_path = None, hwdb_path
+    elif calibration_path is not None and hwdb_path is not None:
+        raise TypeError("init_hardware() takes either hwdb_path or calibration_path, not both")
+    if calibration_path is not None:
+        if not isinstance(calibration_path, CalibrationPath):
+            raise TypeError(f"calibration_path must be a CalibrationPath, got "
+                            f"{type(calibration_path).__name__}")
         if ann:
             raise TypeError("init_hardware(calibration_path) takes no `ann` argument")
-        load_and_apply_calibration(hwdb_path.value)
+        load_and_apply_calibration(calibration_path.value)
         _connect(chip_id, seed)
         return
     if hwdb_path is not None and not isinstance(hwdb_path, HWDBPath):
@@ -218,18 +222,22 @@ def init_hardware(hwdb_path: HWDBPath | CalibrationPath | None = None, ann: bool
     if not ann:
         _connect(chip_id, seed)
         return
-    chip = resolve_chip_id(chip_id)
     release_hardware()
+    conn = _open(chip_id, seed)
     try:
-        loaded = _default_calibration(chip)
+        loaded = _default_calibration(conn.chip_id)  # the connected chip's, local or remote
     except RuntimeError:
-        _connect(chip, seed)  # as the original: the connection exists, the config is unchanged
+        _install(conn)  # as the original: the connection exists, the config is unchanged
+        raise
+    except BaseException:
+        conn.close()
         raise
     if loaded is not None:
         _state.calibration, _state.calibration_metadata = loaded
-    _connect(chip, seed)
+    _install(conn)
 
 
+@builtin
 def init_hardware_minimal(*, chip_id: int | str | None = None, seed: int | None = None) -> None:
     """Connect with the plain base configuration: any loaded calibration is dropped.
 
@@ -242,6 +250,7 @@ def init_hardware_minimal(*, chip_id: int | str | None = None, seed: int | None 
     _connect(chip_id, seed)
 
 
+@builtin
 def release_hardware() -> None:
     """Close the connection if there is one (a no-op otherwise). The chip configuration stays."""
     conn, _state.connection = _state.connection, None
@@ -249,6 +258,7 @@ def release_hardware() -> None:
         conn.close()
 
 
+@builtin
 def get_unique_identifier(hwdb_path: HWDBPath | None = None) -> list[str]:
     """Identifiers of the connected chip, e.g. ["hxemu-chip-0"].
 

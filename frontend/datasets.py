@@ -9,6 +9,7 @@ test 1000 (seed 40). Same distribution as the tutorial's class, not the same ran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -30,10 +31,18 @@ def yin_yang_class(x: np.ndarray, y: np.ndarray, r_small: float = 0.1,
 
 
 class YinYangDataset(torch.utils.data.Dataset):
-    """The Yin-Yang data set; every access draws a fresh sample (like the tutorial's class)."""
+    """The Yin-Yang data set; every access draws a fresh sample (like the tutorial's class).
+
+    `transform`, like that of hxtorch's spiking data sets, is applied to each sample's input
+    (not the label) in `__getitem__`, e.g. to encode it as spike times; `draw` returns the
+    untransformed batch.
+    """
 
     def __init__(self, r_small: float = 0.1, r_big: float = 0.5, size: int = 1000,
-                 seed: int | None = 42) -> None:
+                 seed: int | None = 42,
+                 transform: Callable[[torch.Tensor], object] | None = None) -> None:
+        if transform is not None and not callable(transform):
+            raise TypeError(f"transform must be callable or None, got {transform!r}")
         if not 0 < r_small < r_big:
             raise ValueError(f"need 0 < r_small < r_big, got r_small={r_small}, r_big={r_big}")
         if size < 0:
@@ -42,6 +51,7 @@ class YinYangDataset(torch.utils.data.Dataset):
         self.r_big = r_big
         self.size = size
         self.rng = np.random.default_rng(seed)
+        self.transform = transform
 
     def draw(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """n fresh samples: inputs (n, 4) float32 and balanced labels (n,) int64."""
@@ -65,11 +75,12 @@ class YinYangDataset(torch.utils.data.Dataset):
         inputs = np.stack([x, y, 1 - x, 1 - y], axis=1)
         return torch.tensor(inputs, dtype=torch.float32), torch.tensor(goal, dtype=torch.int64)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+    def __getitem__(self, index: int) -> tuple[object, int]:
         if not -self.size <= index < self.size:
             raise IndexError(f"index {index} is out of range for a data set of {self.size}")
         inputs, label = self.draw(1)
-        return inputs[0], int(label[0])
+        sample = inputs[0] if self.transform is None else self.transform(inputs[0])
+        return sample, int(label[0])
 
     def __len__(self) -> int:
         return self.size

@@ -1,5 +1,5 @@
 """hxtorch core: the module aliases, init/release, chip and seed selection, calibration loading,
-get_unique_identifier, the logger (spec §0, §2)."""
+get_unique_identifier, the logger."""
 
 import importlib
 import logging

@@ -1,4 +1,4 @@
-"""hxtorch.perceptron.nn (spec §6): reprs, initialisation and automatic num_sends, forward
+"""hxtorch.perceptron.nn: reprs, initialisation and automatic num_sends, forward
 math of every layer, transforms, avg, state_dict round trips between mock and hardware."""
 
 import math

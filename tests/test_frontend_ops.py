@@ -1,4 +1,4 @@
-"""hxtorch.perceptron operations (spec §3.1-3.3, §4): mac, matmul, conv*, relu,
+"""hxtorch.perceptron operations: mac, matmul, conv*, relu,
 converting_relu, add, argmax, tracing; shapes, errors, rounding per mode, forward and backward
 math, and mock == hardware on the ideal chip."""
 
@@ -66,14 +66,19 @@ def test_mock_parameter_class():
     assert (p.noise_std, p.gain) == (0.25, 0.5)
 
 
-def test_get_returns_a_copy_and_set_validates_the_gain():
+def test_get_returns_a_copy_and_set_validates_gain_and_noise():
     got = hxp.get_mock_parameter()
     assert got == hxp.MockParameter(2.0, 0.002)
     got.gain = 0.5
     assert hxp.get_mock_parameter().gain == 0.002
-    hxp.set_mock_parameter(hxp.MockParameter(-1.0, 1.0))  # noise not checked, gain 1 allowed
-    assert hxp.get_mock_parameter() == hxp.MockParameter(-1.0, 1.0)
-    for bad in (0.0, -0.1, 1.5, float("nan")):
+    hxp.set_mock_parameter(hxp.MockParameter(0.0, 1.0))  # no noise and gain 1 are allowed
+    assert hxp.get_mock_parameter() == hxp.MockParameter(0.0, 1.0)
+    for bad in (-1.0, -1e-300, float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(OverflowError, match=r"Noise std is expected to be finite and >= 0 "
+                           r"but was "):
+            hxp.set_mock_parameter(hxp.MockParameter(noise_std=bad))
+    assert hxp.get_mock_parameter() == hxp.MockParameter(0.0, 1.0)  # unchanged
+    for bad in (0.0, -0.1, 1.5, float("nan"), float("inf"), float("-inf")):
         with pytest.raises(OverflowError, match=r"Gain is expected to be in the interval "
                            r"\(0, 1\] but was "):
             hxp.set_mock_parameter(hxp.MockParameter(gain=bad))
@@ -208,14 +213,17 @@ def test_dimension_errors(ideal, mock):
 
 @pytest.mark.parametrize("k_x,k_w", [(256, 128), (128, 256), (3, 4), (200, 100)])
 def test_inner_dimension_mismatch_is_a_clear_runtime_error(ideal, k_x, k_w):
-    """The original mock used only the first 128 weight rows or raised IndexError."""
+    """The original mock used only the first 128 weight rows or raised IndexError; one check
+    for both modes names both shapes."""
     x, w = torch.ones(2, k_x), torch.ones(k_w, 3)
-    with pytest.raises(RuntimeError, match=rf"input of shape \[2, {k_x}\], weights of shape "
-                       rf"\[{k_w}, 3\]"):
-        hxp.mac(x, w, mock=True)
-    with pytest.raises(RuntimeError, match="^HICperceptron-X only supports input lengths that "
-                       "match the corresponding weight matrix dim size$"):
-        hxp.mac(x, w)
+    for mock in (True, False):
+        with pytest.raises(RuntimeError, match=rf"^HICperceptron-X only supports input lengths "
+                           rf"that match the corresponding weight matrix dim size: x of shape "
+                           rf"\[2, {k_x}\], weights of shape \[{k_w}, 3\]$"):
+            hxp.mac(x, w, mock=mock)
+        with pytest.raises(RuntimeError, match=rf"input of shape \[2, {k_x}\], other of shape "
+                           rf"\[{k_w}, 3\]$"):
+            hxp.matmul(x, w, mock=mock)
 
 
 def test_hardware_needs_a_connection_after_the_argument_checks():

@@ -1,4 +1,4 @@
-"""Convolutions lowered to `matmul` (spec §4.3-4.4).
+"""Convolutions lowered to `matmul`.
 
 Each output position becomes one MAC input vector of length C * prod(kernel) ordered
 (C, k_1, ..., k_d), multiplied with the (C * prod(kernel), out_channels) weight matrix; so the
@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 import torch
 
-from . import constants
+from .._builtin import builtin
+from . import checks, constants
 from .multiply import matmul
 
 
@@ -38,8 +39,13 @@ def _stride(stride: int | Sequence[int], d: int) -> tuple[int, ...]:
     return strides
 
 
-def _check(input: torch.Tensor, weight: torch.Tensor, d: int) -> None:
-    """The original's checks, in its order."""
+def _check(op: str, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+           d: int) -> None:
+    """The operands are real tensors, then the original's checks, in its order."""
+    checks.tensor(op, "input", input)
+    checks.tensor(op, "weight", weight)
+    if bias is not None:
+        checks.tensor(op, "bias", bias)
     if weight.dim() != 2 + d:
         raise RuntimeError("conv expects a weight shape of (out_channels, in_channels, "
                            "**kernel_shape).")
@@ -71,6 +77,7 @@ def _conv(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     return result
 
 
+@builtin
 def conv1d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
            stride: int | Sequence[int] = 1, num_sends: int = 1,
            wait_between_events: int = constants.defaults.wait_between_events,
@@ -79,20 +86,22 @@ def conv1d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None 
     (out_channels, C, k) -> (N, out_channels, (L - k) // stride + 1). The bias is added in
     float (no int8 rounding)."""
     strides = _stride(stride, 1)
-    _check(input, weight, 1)
+    _check("conv1d", input, weight, bias, 1)
     return _conv(input, weight, bias, strides, num_sends, wait_between_events, mock)
 
 
+@builtin
 def conv2d(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
            stride: int | Sequence[int] = 1, num_sends: int = 1,
            wait_between_events: int = constants.defaults.wait_between_events,
            mock: bool = False) -> torch.Tensor:
     """2D convolution on BSS-2: input (N, C, H, W), weight (out_channels, C, kh, kw)."""
     strides = _stride(stride, 2)
-    _check(input, weight, 2)
+    _check("conv2d", input, weight, bias, 2)
     return _conv(input, weight, bias, strides, num_sends, wait_between_events, mock)
 
 
+@builtin
 def expanded_conv1d(input: torch.Tensor, weight: torch.Tensor,
                     bias: torch.Tensor | None = None, stride: int | Sequence[int] = 1,
                     num_expansions: int = 1, num_sends: int = 1,
@@ -106,7 +115,7 @@ def expanded_conv1d(input: torch.Tensor, weight: torch.Tensor,
     per kernel position).
     """
     (s,) = _stride(stride, 1)
-    _check(input, weight, 1)
+    _check("expanded_conv1d", input, weight, bias, 1)
     if isinstance(num_expansions, bool) or not isinstance(num_expansions, int) \
             or num_expansions < 1:
         raise RuntimeError(f"expanded_conv1d expects num_expansions >= 1, got "

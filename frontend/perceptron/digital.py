@@ -1,6 +1,6 @@
 """The digital operations between multiplies: relu, converting_relu, add, argmax.
 
-On the real system these run on the host as grenade transformation vertices (spec §5) on int8
+On the real system these run on the host as grenade transformation vertices on int8
 values, so mock and hardware mode compute the same numbers: floor, clamp to int8, then the
 operation. Hardware mode differs only in what the original requires around it: a connection
 ("No connection allocated."), inference tracing, and a few shape and argument checks. The
@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 
 from .. import core
-from . import constants, tracer
+from .._builtin import builtin
+from . import checks, constants, tracer
 
 INT8_MIN = constants.output_activation_min
 INT8_MAX = constants.output_activation_max
@@ -52,8 +53,10 @@ class ReLU(torch.autograd.Function):
         return grad_output * (input > 0), None
 
 
+@builtin
 def relu(input: torch.Tensor, mock: bool = False) -> torch.Tensor:
     """ReLU on int8 values: clamp(floor(input), 0, 127). Gradient: grad * (input > 0)."""
+    checks.tensor("relu", "input", input)
     return ReLU.apply(input, bool(mock))
 
 
@@ -86,11 +89,13 @@ class ConvertingReLU(torch.autograd.Function):
         return grad_output * (input > 0) / 2.0 ** ctx.shift, None, None
 
 
+@builtin
 def converting_relu(input: torch.Tensor, shift: int = 2, mock: bool = False) -> torch.Tensor:
     """ReLU that converts int8 outputs to MAC inputs: clamp(floor(relu / 2**shift), 0, 31).
 
     Gradient: grad * (input > 0) / 2**shift.
     """
+    checks.tensor("converting_relu", "input", input)
     if isinstance(shift, bool) or not isinstance(shift, int):
         raise TypeError(f"shift must be an int, got {type(shift).__name__}")
     return ConvertingReLU.apply(input, shift, bool(mock))
@@ -126,12 +131,15 @@ class Add(torch.autograd.Function):
         return gi, go, None
 
 
+@builtin
 def add(input: torch.Tensor, other: torch.Tensor, alpha: float = 1,
         mock: bool = False) -> torch.Tensor:
     """Saturating int8 addition: clamp(int8(input) + int8(other), -128, 127).
 
     Gradient: straight through to both (summed to `other`'s shape where it was broadcast).
     """
+    checks.tensor("add", "input", input)
+    checks.tensor("add", "other", other)
     if alpha != 1.0:
         raise RuntimeError("add only supports alpha = 1.")
     return Add.apply(input, other, bool(mock))
@@ -139,6 +147,7 @@ def add(input: torch.Tensor, other: torch.Tensor, alpha: float = 1,
 
 # -- argmax ---------------------------------------------------------------------------------------
 
+@builtin
 def argmax(input: torch.Tensor, dim: int | None = None, keepdim: bool = False,
            mock: bool = False) -> torch.Tensor:
     """Index of the maximum of the int8 values (the first one on ties). Not differentiable.
@@ -146,6 +155,7 @@ def argmax(input: torch.Tensor, dim: int | None = None, keepdim: bool = False,
     Hardware mode follows the original: `dim` must be non-negative, `keepdim` is ignored
     without `dim`, and an active inference trace needs a 2D input with dim=1, keepdim=True.
     """
+    checks.tensor("argmax", "input", input)
     values = to_int8(input.detach())
     if mock:
         return torch.argmax(values, dim=dim, keepdim=keepdim)

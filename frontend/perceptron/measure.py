@@ -1,6 +1,6 @@
 """`measure_mock_parameter`: the gain and noise of the connected chip, for the mock model.
 
-The exact algorithm of hxtorch (spec §3.4), on hardware-mode `matmul`: find an input density
+The exact algorithm of hxtorch, on hardware-mode `matmul`: find an input density
 that puts the median output near 63.5, then compare 50 such random inputs with the exact
 product. The inputs are 15.5, which hardware mode sends as 16 (lround) while the reference
 uses 15.5, so a perfectly linear chip with gain g reports about g * 32 / 31 (less the floor's
@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from .. import logger
+from .._builtin import builtin
 from . import constants
 from .mock import MockParameter
 from .multiply import matmul
@@ -26,6 +27,7 @@ ROWS = constants.hardware_matrix_width  # 256 inputs (two 128-row chunks)
 COLUMNS = constants.hardware_matrix_height  # 128 outputs
 
 
+@builtin
 def measure_mock_parameter() -> MockParameter:
     """Measure gain and noise std of the chip behind the global connection (hardware mode,
     num_sends 1, wait_between_events 5). Does not set the global mock parameter."""

@@ -8,6 +8,9 @@ is why `get_mock_parameter` returns a copy: changing it has to go through `set_m
 
 from __future__ import annotations
 
+import math
+
+from .._builtin import builtin
 from . import constants
 
 
@@ -46,16 +49,19 @@ class MockParameter:
 _parameter = MockParameter()
 
 
+@builtin
 def get_mock_parameter() -> MockParameter:
     """A copy of the global mock parameter (changing it does not change the global)."""
     return MockParameter(_parameter.noise_std, _parameter.gain)
 
 
+@builtin
 def set_mock_parameter(parameter: MockParameter) -> None:
     """Replace the global mock parameter.
 
-    OverflowError unless 0 < gain <= 1 (a NaN gain is refused too; the original lets it
-    through and then computes NaNs). The noise std is not checked: <= 0 means no noise.
+    OverflowError unless 0 < gain <= 1 and 0 <= noise_std < inf (NaN is refused for both;
+    the original checks only the gain, lets a NaN through, treats a negative noise std as no
+    noise and saturates everything at an infinite one).
     """
     if not isinstance(parameter, MockParameter):
         raise TypeError(f"set_mock_parameter() takes a MockParameter, got "
@@ -63,6 +69,9 @@ def set_mock_parameter(parameter: MockParameter) -> None:
     if not 0 < parameter.gain <= 1:
         raise OverflowError(f"Gain is expected to be in the interval (0, 1] but was "
                             f"{parameter.gain:f}")
+    if not (math.isfinite(parameter.noise_std) and parameter.noise_std >= 0):
+        raise OverflowError(f"Noise std is expected to be finite and >= 0 but was "
+                            f"{parameter.noise_std:f}")
     global _parameter
     _parameter = MockParameter(parameter.noise_std, parameter.gain)
 

@@ -1,6 +1,6 @@
 """`mac` and `matmul`: the analog multiply, in mock mode (torch) or on the chip (driver.mac).
 
-Forward, mock mode (spec §4.1): round (half to even), check the ranges, then per 128-row chunk c
+Forward, mock mode: round (half to even), check the ranges, then per 128-row chunk c
 of the inner dimension
 
     y_c = clamp(floor(num_sends * gain * (x_c @ W_c) + noise_c), -128, 127)
@@ -8,7 +8,9 @@ of the inner dimension
 and y = clamp(sum_c y_c, -128, 127), noise ~ N(0, noise_std) iid per element and chunk. The
 chunk sum x_c @ W_c is an exact float32 GEMM (integers below 2^24) and the scaling is done in
 float64, so with noise_std 0 and gain 0.002 the mock equals the ideal chip bit for bit (the
-original scales in float32 and can floor one LSB low at exact multiples).
+original scales in float32 and can floor one LSB low at exact multiples). On the CPU the
+scaling, noise, floor and clamp are one fused numba pass (digitize.py) over cache-sized
+blocks of the GEMM's output; on other devices they are torch operations.
 
 Forward, hardware mode: round half away from zero, check the ranges, and run
 `driver.mac.MAC` on the global connection (which tiles, runs, digitizes and sums the chunks
@@ -29,12 +31,12 @@ import torch
 from driver.mac import MAC as ChipMAC
 
 from .. import core
-from . import constants, mock, rounding, tracer
+from .._builtin import builtin
+from . import checks, constants, digitize, mock, rounding, tracer
 
 CHUNK = constants.hardware_matrix_height  # rows digitized together
 # Mock mode on the CPU works through the batch in blocks of about this many outputs, so the
-# float64 intermediates stay in the cache (one pass over a cold 16 MB tensor costs more than
-# the GEMM itself).
+# GEMM's output is still in the cache when the digitization kernel reads it.
 BLOCK_OUTPUTS = 1 << 18
 NEURONS = 2 * constants.hardware_matrix_width  # AtomicNeuronOnDLS ids for the MADC
 FPGA_CYCLES_PER_US = 125
@@ -58,42 +60,49 @@ def _digitize(acc: torch.Tensor, num_sends: torch.Tensor, gain: float,
 
 def mock_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int) -> torch.Tensor:
     """Mock-mode MAC forward (no autograd): float32 result on x's device."""
-    if weights.dim() != 2:
-        raise RuntimeError("HICperceptron-X only supports 2D weight matrices")
-    if x.dim() not in (1, 2):
-        raise RuntimeError("HICperceptron-X only supports 1D or 2D input")
-    qw = rounding.half_to_even(weights.detach())
-    qx = rounding.half_to_even(x.detach())
-    rounding.check_range(qw, "weights", constants.synaptic_weight_min,
+    if x.device.type == "cpu" and weights.device.type == "cpu":
+        # round, convert and find the range in one pass each
+        (qw, w_range), (qx, x_range) = map(digitize.round_float32, (weights, x))
+    else:
+        qw, qx = rounding.half_to_even(weights.detach()), rounding.half_to_even(x.detach())
+        w_range, x_range = rounding.value_range(qw), rounding.value_range(qx)
+    rounding.check_found(w_range, "weights", constants.synaptic_weight_min,
                          constants.synaptic_weight_max)
-    rounding.check_range(qx, "inputs", constants.input_activation_min,
+    rounding.check_found(x_range, "inputs", constants.input_activation_min,
                          constants.input_activation_max)
     k = qx.shape[-1]
-    if k != qw.shape[0]:
-        # the original ignores extra weight rows or raises IndexError here
-        raise RuntimeError(f"HICperceptron-X only supports input lengths that match the "
-                           f"corresponding weight matrix dim size: input of shape "
-                           f"{list(x.shape)}, weights of shape {list(weights.shape)}")
     x2 = qx.reshape(-1, k).to(torch.float32)
     w2 = qw.to(torch.float32)
     batch, n = x2.shape[0], w2.shape[1]
     param = mock.current()
-    sends = torch.tensor([float(num_sends)], dtype=torch.float64, device=x2.device)
     out = torch.empty((batch, n), dtype=torch.float32, device=x2.device)
-    rows = batch if x2.device.type != "cpu" else max(1, BLOCK_OUTPUTS // max(n, 1))
-    for r0 in range(0, batch, rows):
-        xb = x2[r0:r0 + rows]
-        if k <= CHUNK:
-            out[r0:r0 + rows] = _digitize(xb @ w2, sends, param.gain, param.noise_std)
-            continue
-        total = None
-        for c0 in range(0, k, CHUNK):
-            y = _digitize(xb[:, c0:c0 + CHUNK] @ w2[c0:c0 + CHUNK], sends, param.gain,
-                          param.noise_std)
-            total = y if total is None else total.add_(y)
-        out[r0:r0 + rows] = total.clamp_(constants.output_activation_min,
-                                         constants.output_activation_max)
+    if x2.device.type != "cpu":
+        return _mock_device(x2, w2, num_sends, param, out).reshape(x.shape[:-1] + (n,))
+    rows = max(1, BLOCK_OUTPUTS // max(n, 1))
+    starts = range(0, k, CHUNK)
+    scratch = torch.empty((min(rows, batch), n), dtype=torch.float32)  # not in place: the
+    for r0 in range(0, batch, rows):  # kernel vectorizes only on separate arrays
+        xb, ob = x2[r0:r0 + rows], out[r0:r0 + rows]
+        acc = scratch[:ob.shape[0]]
+        for c0 in starts:
+            torch.matmul(xb[:, c0:c0 + CHUNK], w2[c0:c0 + CHUNK], out=acc)
+            mode = (digitize.WRITE if c0 == 0 else
+                    digitize.ADD_AND_CLAMP if c0 == starts[-1] else digitize.ADD)
+            digitize.digitize_into(acc, ob, num_sends, param.gain, param.noise_std, mode)
     return out.reshape(x.shape[:-1] + (n,))
+
+
+def _mock_device(x2: torch.Tensor, w2: torch.Tensor, num_sends: int, param: mock.MockParameter,
+                 out: torch.Tensor) -> torch.Tensor:
+    """The mock on an accelerator: the same formula in torch operations, in one piece."""
+    sends = torch.tensor([float(num_sends)], dtype=torch.float64, device=x2.device)
+    total = None
+    for c0 in range(0, x2.shape[1], CHUNK):
+        y = _digitize(x2[:, c0:c0 + CHUNK] @ w2[c0:c0 + CHUNK], sends, param.gain,
+                      param.noise_std)
+        total = y if total is None else total.add_(y)
+    out.copy_(total.clamp_(constants.output_activation_min, constants.output_activation_max))
+    return out
 
 
 def hardware_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int,
@@ -101,14 +110,7 @@ def hardware_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int,
                      madc_recording_path: str) -> torch.Tensor:
     """Hardware-mode MAC forward on the global connection: float32 result on x's device."""
     tracer.check_input(x)
-    if weights.dim() != 2:
-        raise RuntimeError("HICperceptron-X only supports 2D weight matrices")
     x2 = x.unsqueeze(0) if x.dim() == 1 else x
-    if x2.dim() != 2:
-        raise RuntimeError("HICperceptron-X only supports 1D or 2D input")
-    if x2.shape[-1] != weights.shape[0]:
-        raise RuntimeError("HICperceptron-X only supports input lengths that match the "
-                           "corresponding weight matrix dim size")
     if isinstance(madc_recording_neuron_id, bool) or not isinstance(
             madc_recording_neuron_id, int) or not 0 <= madc_recording_neuron_id < NEURONS:
         raise OverflowError(f"madc_recording_neuron_id must be in 0..{NEURONS - 1}, got "
@@ -121,12 +123,18 @@ def hardware_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int,
                          constants.input_activation_max, hardware=True)
     conn = core.connection()
     w_int = qw.to(torch.int64)
-    chip = ChipMAC(w_int.numpy(), num_sends=num_sends, wait_between_events=wait_between_events)
-    record = bool(madc_recording_path)
-    y = chip.run(qx.to(torch.int64).numpy(), conn,
-                 madc_neuron=madc_recording_neuron_id if record else None)
-    if record:
-        _write_madc_csv(madc_recording_path, *chip.last_madc)
+    if qx.shape[0] == 0 or w_int.shape[1] == 0:  # nothing to send or to read
+        y = np.zeros((qx.shape[0], w_int.shape[1]), dtype=np.int8)
+    else:
+        # the FPGA sends at most one event per clock cycle: a wait of 0 sends the events
+        # back to back, which is what a wait of 1 does
+        chip = ChipMAC(w_int.numpy(), num_sends=num_sends,
+                       wait_between_events=max(wait_between_events, 1))
+        record = bool(madc_recording_path)
+        y = chip.run(qx.to(torch.int64).numpy(), conn,
+                     madc_neuron=madc_recording_neuron_id if record else None)
+        if record:
+            _write_madc_csv(madc_recording_path, *chip.last_madc)
     result = torch.from_numpy(y.astype(np.float32)).to(x.device)
     if x.dim() == 1:
         result = result.squeeze(0)
@@ -171,12 +179,7 @@ class MAC(torch.autograd.Function):
         return grad_x, grad_w, None, None, None, None, None
 
 
-def _check_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    return int(value)
-
-
+@builtin
 def mac(x: torch.Tensor, weights: torch.Tensor, num_sends: int = 1,
         wait_between_events: int = constants.defaults.wait_between_events, mock: bool = False,
         madc_recording_neuron_id: int = 0, madc_recording_path: str = "") -> torch.Tensor:
@@ -185,19 +188,22 @@ def mac(x: torch.Tensor, weights: torch.Tensor, num_sends: int = 1,
     :param x: input activations, rounded to 0..31 (mock: half to even, hardware: half away
         from zero)
     :param weights: weight matrix (in, out), rounded to -63..63
-    :param num_sends: how often each input is sent (multiplies the result)
-    :param wait_between_events: FPGA cycles between two events
+    :param num_sends: how often each input is sent (an int >= 1; multiplies the result)
+    :param wait_between_events: FPGA cycles between two events (an int in 0..2**20-1; the
+        FPGA sends at most one event per cycle, so 0 sends back to back, as 1 does)
     :param mock: use the software model instead of the chip
     :param madc_recording_neuron_id: neuron (0..511) whose membrane the MADC records
     :param madc_recording_path: where the MADC trace is written as CSV ("" = no recording;
         hardware mode only)
     :return: float32 integers in -128..127 of shape (out,) or (batch, out)
     """
-    return MAC.apply(x, weights, _check_int("num_sends", num_sends),
-                     _check_int("wait_between_events", wait_between_events), bool(mock),
+    checks.multiply("mac", x, weights, ("x", "weights"))
+    num_sends, wait_between_events = checks.timing("mac", num_sends, wait_between_events)
+    return MAC.apply(x, weights, num_sends, wait_between_events, bool(mock),
                      madc_recording_neuron_id, os.fspath(madc_recording_path))
 
 
+@builtin
 def matmul(input: torch.Tensor, other: torch.Tensor, num_sends: int = 1,
            wait_between_events: int = constants.defaults.wait_between_events,
            mock: bool = False, madc_recording_neuron_id: int = 0,
@@ -209,6 +215,9 @@ def matmul(input: torch.Tensor, other: torch.Tensor, num_sends: int = 1,
     (As in hxtorch, a 1D `other` with an input of >= 3 dims whose second-to-last size is 1
     loses that dimension too: (B,1,K)@(K) -> (B,).)
     """
+    checks.tensor("matmul", "input", input)
+    checks.tensor("matmul", "other", other)
+    checks.timing("matmul", num_sends, wait_between_events)
     d1, d2 = input.dim(), other.dim()
     if d1 == 0 or d2 == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D")
@@ -216,6 +225,7 @@ def matmul(input: torch.Tensor, other: torch.Tensor, num_sends: int = 1,
         raise RuntimeError(f"matmul for {d1}D and {d2}D inputs is not implemented yet :(")
     t1 = input.unsqueeze(0) if d1 == 1 else input
     t2 = other.unsqueeze(-1) if d2 == 1 else other
+    checks.inner("matmul", t1, t2, ("input", "other"))
     args = (num_sends, wait_between_events, mock, madc_recording_neuron_id,
             madc_recording_path)
     if d1 <= 2:

@@ -1,4 +1,4 @@
-"""Rounding and range rules of the two modes (hxtorch spec §4.1, §8.1-2).
+"""Rounding and range rules of the two modes.
 
 The modes round differently because the original does: mock mode uses `torch.round` (half to
 even: 16.5 -> 16), hardware mode converts with C++ `std::lround` (half away from zero:
@@ -49,7 +49,12 @@ def check_range(q: torch.Tensor, what: str, lo: int, hi: int, *, hardware: bool 
     OverflowError for both bounds, except hardware-mode weights below the minimum: the original
     throws std::underflow_error there, which reaches Python as RuntimeError.
     """
-    found = value_range(q)
+    check_found(value_range(q), what, lo, hi, hardware=hardware)
+
+
+def check_found(found: tuple[float, float] | None, what: str, lo: int, hi: int, *,
+                hardware: bool = False) -> None:
+    """`check_range` on an already computed (min, max) of the rounded values (None: empty)."""
     if found is None:
         return
     mn, mx = found

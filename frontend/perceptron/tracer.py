@@ -21,7 +21,8 @@ import torch
 from driver.mac import MAC as ChipMAC
 
 from .. import core, logger
-from . import rounding
+from .._builtin import builtin
+from . import checks, rounding
 
 _active: list[InferenceTracer] = []
 
@@ -85,6 +86,7 @@ def update_output(op: dict[str, Any], value: torch.Tensor) -> None:
         tracer._update_output(op, value)
 
 
+@builtin
 def inference_trace(input: torch.Tensor, filename: str | os.PathLike) -> torch.Tensor:
     """Run the trace saved in `filename` on the chip with `input` (1D or 2D).
 
@@ -92,6 +94,7 @@ def inference_trace(input: torch.Tensor, filename: str | os.PathLike) -> torch.T
     rounding for `mac`, int8 otherwise); the result has the input's shape, so only traces that
     keep the shape can be replayed (as in hxtorch). "Not final API" in hxtorch, too.
     """
+    checks.tensor("inference_trace", "input", input)
     trace = torch.load(os.fspath(filename), weights_only=True)
     ops = trace.get("ops", []) if isinstance(trace, dict) else []
     if not ops:

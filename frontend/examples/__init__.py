@@ -1,0 +1,1 @@
+"""hxtorch's examples (`hxtorch.examples`), runnable with `python -m`."""
