@@ -21,6 +21,7 @@ from driver.info import chip_identity, register_regions
 from driver.server import add_arguments as add_serve_arguments
 from driver.server import config_from_args, serve
 
+from .train import add_arguments as train_arguments
 from .yinyang import add_arguments as yinyang_arguments
 
 
@@ -181,6 +182,19 @@ def cmd_yinyang(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Any job on the shared training mechanism (docs/train.md)."""
+    from .train import run_from_args
+    from .train.data import MissingExtraError
+
+    try:
+        run_from_args(args)
+    except MissingExtraError as e:
+        print(f"hxemu train: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hxemu", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -214,6 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "and summary.json in the output folder (docs/yinyang.md).")
     yinyang_arguments(yy)
     yy.set_defaults(func=cmd_yinyang)
+    tr = sub.add_parser(
+        "train", help="train a job (yinyang, digits, mnist1d, mnist) on the emulated chip",
+        description="Any job end to end on one mechanism: float baseline, mock phase, "
+                    "transfer onto the chip, hardware phase; figures and summary.json in the "
+                    "output folder (docs/train.md).")
+    train_arguments(tr)
+    tr.set_defaults(func=cmd_train)
     srv = sub.add_parser(
         "serve", help="serve one emulated chip to many clients over TCP (docs/server.md)",
         description="Serve one emulated chip over TCP: users take turns round robin, each "
