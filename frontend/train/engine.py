@@ -31,6 +31,10 @@ from ..helpers import save_nightly_calibration
 from .recipes import Phase, Recipe
 
 EVAL_BATCH = 1000  # samples per forward pass when evaluating (bounds the chip program size)
+# torch intra-op threads while a job runs: the jobs' tensors are small, and on a busy 2-core
+# host two threads wait on each other (digits, mock phase: 18 s with one thread, 160 s with
+# two at a load of 6)
+THREADS = 1
 MODES = ("float", "mock", "hardware")
 
 
@@ -354,6 +358,16 @@ def run(job: Job, options: Options) -> dict:
     out = Path(options.output or f"{job.name}-out")
     out.mkdir(parents=True, exist_ok=True)
     previous_parameter = perceptron.get_mock_parameter()
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        return _run(job, options, out, start)
+    finally:
+        torch.set_num_threads(previous_threads)
+        perceptron.set_mock_parameter(previous_parameter)
+
+
+def _run(job: Job, options: Options, out: Path, start: float) -> dict:
     torch.manual_seed(options.seed)
     times: dict[str, float] = {}
     result: dict[str, Any] = {"histories": {}, "accuracies": {}, "extras": {}}
@@ -413,14 +427,12 @@ def run(job: Job, options: Options) -> dict:
         mapping = chip_mapping(model_mock, job.input_shape)
     finally:
         core.release_hardware()
-        perceptron.set_mock_parameter(previous_parameter)
 
     float_phase = None
     if options.float_baseline:
         t = time.perf_counter()
         torch.manual_seed(options.seed)
-        float_phase = replace(recipe.float, epochs=mock_phase.epochs,
-                              select_every=mock_phase.select_every)
+        float_phase = replace(mock_phase, lr=recipe.float_lr)  # the same schedule
         model_float = job.model("float")
         histories["float"] = train_phase(model_float, float_phase, data.train(),
                                          "float", data.validation, options.progress,

@@ -49,15 +49,24 @@ def layers_for(mode: str) -> SimpleNamespace:
         "Linear", "Conv1d", "ExpandedConv1d", "Conv2d", "ConvertingReLU")})
 
 
+LOGIT_SCALE = 10.0  # output LSB per logit unit of the loss (see Network)
+
+
 class Network(torch.nn.Module):
-    """A job's network: inputs 0..1 scaled to the chip's input range, then `layers`."""
+    """A job's network: inputs 0..1 scaled to the chip's input range, then `layers`; the
+    outputs (int8 LSB on the chip, up to +-127) are divided by `LOGIT_SCALE` on the host.
+
+    Cross-entropy on raw LSB logits is saturated (a margin of 20 LSB is already a probability
+    of 1 - 2e-9) and trains the chip models badly: digits, mock phase, 20 epochs: 95.0 %
+    without the division, 98.1 % with it. The argmax, and so the accuracy, is unchanged.
+    """
 
     def __init__(self, *layers: torch.nn.Module) -> None:
         super().__init__()
         self.layers = torch.nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x * 31.0)
+        return self.layers(x * 31.0) / LOGIT_SCALE
 
 
 class SplitJob(Job):
@@ -89,15 +98,15 @@ class DigitsJob(SplitJob):
     input_shape = (1, 8, 8)
     recipes = {r.name: r for r in (
         Recipe("best",
-               mock=Phase(epochs=60, batch_size=64, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=5, over_data=True),
-               hardware=Phase(epochs=4, batch_size=128, lr=0.05, schedule="cosine",
+               mock=Phase(epochs=20, batch_size=32, lr=0.3, schedule="cosine",
+                          final_lr_fraction=0.01, select_every=2, over_data=True),
+               hardware=Phase(epochs=3, batch_size=64, lr=0.05, schedule="cosine",
                               final_lr_fraction=0.1, select_every=1, over_data=True),
                float_lr=3e-3),
         Recipe("quick",
-               mock=Phase(epochs=15, batch_size=64, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=5, over_data=True),
-               hardware=Phase(epochs=1, batch_size=128, lr=0.05, schedule="cosine",
+               mock=Phase(epochs=5, batch_size=32, lr=0.3, schedule="cosine",
+                          final_lr_fraction=0.01, select_every=1, over_data=True),
+               hardware=Phase(epochs=1, batch_size=64, lr=0.05, schedule="cosine",
                               final_lr_fraction=0.1, select_every=1, over_data=True),
                float_lr=3e-3),
     )}
@@ -108,35 +117,36 @@ class DigitsJob(SplitJob):
     def layers(self, mode: str) -> torch.nn.Module:
         L = layers_for(mode)
         return Network(
-            L.Conv2d(1, 16, kernel_size=3, stride=2, padding=1),  # 16 x 4 x 4
+            L.Conv2d(1, 32, kernel_size=3, stride=2, padding=1),  # 32 x 4 x 4
             L.ConvertingReLU(shift=1),
             torch.nn.Flatten(),
-            L.Linear(256, 64),
+            L.Linear(512, 128),
             L.ConvertingReLU(shift=1),
-            L.Linear(64, 10, avg=8))
+            L.Linear(128, 10, avg=8))
 
 
 class Mnist1dJob(SplitJob):
-    """MNIST-1D: a 1-D time-series network of ExpandedConv1d layers and a dense classifier."""
+    """MNIST-1D: a 1-D time-series network of three ExpandedConv1d layers (the float CNN of
+    the MNIST-1D paper, 32 channels) and a dense classifier."""
 
     name = "mnist1d"
-    description = "MNIST-1D (sequences of 40): 2 ExpandedConv1d + 2 Linear"
+    description = "MNIST-1D (sequences of 40): 3 ExpandedConv1d + Linear"
     class_names = DIGITS
     sample_kind = "sequence"
-    input_shape = (1, 40)
+    input_shape = (2, 40)
     recipes = {r.name: r for r in (
         Recipe("best",
-               mock=Phase(epochs=60, batch_size=100, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=5, over_data=True),
-               hardware=Phase(epochs=3, batch_size=200, lr=0.05, schedule="cosine",
+               mock=Phase(epochs=30, batch_size=100, lr=0.3, schedule="cosine",
+                          final_lr_fraction=0.01, select_every=3, over_data=True),
+               hardware=Phase(epochs=2, batch_size=200, lr=0.05, schedule="cosine",
                               final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=3e-3),
+               float_lr=1e-2),
         Recipe("quick",
-               mock=Phase(epochs=15, batch_size=100, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=5, over_data=True),
+               mock=Phase(epochs=8, batch_size=100, lr=0.3, schedule="cosine",
+                          final_lr_fraction=0.01, select_every=2, over_data=True),
                hardware=Phase(epochs=1, batch_size=200, lr=0.05, schedule="cosine",
                               final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=3e-3),
+               float_lr=1e-2),
     )}
 
     def load(self, options: Options) -> datasets.Split:
@@ -145,14 +155,14 @@ class Mnist1dJob(SplitJob):
     def layers(self, mode: str) -> torch.nn.Module:
         L = layers_for(mode)
         return Network(
-            L.ExpandedConv1d(1, 32, kernel_size=5, stride=2, padding=1),  # 32 x 19
+            L.ExpandedConv1d(2, 32, kernel_size=5, stride=2, padding=1),  # 32 x 19
             L.ConvertingReLU(shift=1),
             L.ExpandedConv1d(32, 32, kernel_size=3, stride=2, padding=1),  # 32 x 10
             L.ConvertingReLU(shift=1),
-            torch.nn.Flatten(),
-            L.Linear(320, 128),
+            L.ExpandedConv1d(32, 32, kernel_size=3, stride=2, padding=1),  # 32 x 5
             L.ConvertingReLU(shift=1),
-            L.Linear(128, 10, avg=8))
+            torch.nn.Flatten(),
+            L.Linear(160, 10, avg=8))
 
 
 class MnistJob(SplitJob):

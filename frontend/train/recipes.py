@@ -68,7 +68,3 @@ class Recipe:
     mock: Phase
     hardware: Phase
     float_lr: float = 3e-3
-
-    @property
-    def float(self) -> Phase:
-        return replace(self.mock, lr=self.float_lr)
