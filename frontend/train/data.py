@@ -109,8 +109,9 @@ def load_mnist1d() -> Split:
     return _split(x, y, index[:n_train - MNIST1D_VALIDATION],
                   index[n_train - MNIST1D_VALIDATION:n_train], index[n_train:], {
                       "source": "mnist1d.data.make_dataset() with its default arguments "
-                                "(4000 train + 1000 test sequences of 40, seed 42); values "
-                                f"mapped from -{MNIST1D_RANGE:g}..{MNIST1D_RANGE:g} to 0..1",
+                                "(4000 train + 1000 test sequences of 40, seed 42); x / "
+                                f"{MNIST1D_RANGE:g} clipped to -1..1 as two channels "
+                                "(positive part, negative part)",
                       "how": f"its train/test split; the last {MNIST1D_VALIDATION} training "
                              "sequences are the validation split"})
 

@@ -126,27 +126,27 @@ class DigitsJob(SplitJob):
 
 
 class Mnist1dJob(SplitJob):
-    """MNIST-1D: a 1-D time-series network of three ExpandedConv1d layers (the float CNN of
-    the MNIST-1D paper, 32 channels) and a dense classifier."""
+    """MNIST-1D: a 1-D time-series network of two ExpandedConv1d layers (each kernel unrolled
+    over the synapse array's 256 columns) and a dense classifier."""
 
     name = "mnist1d"
-    description = "MNIST-1D (sequences of 40): 3 ExpandedConv1d + Linear"
+    description = "MNIST-1D (sequences of 40): 2 ExpandedConv1d + 2 Linear"
     class_names = DIGITS
     sample_kind = "sequence"
     input_shape = (2, 40)
     recipes = {r.name: r for r in (
         Recipe("best",
-               mock=Phase(epochs=30, batch_size=100, lr=0.3, schedule="cosine",
+               mock=Phase(epochs=15, batch_size=64, lr=0.3, schedule="cosine",
                           final_lr_fraction=0.01, select_every=3, over_data=True),
                hardware=Phase(epochs=2, batch_size=200, lr=0.05, schedule="cosine",
                               final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=1e-2),
+               float_lr=3e-3),
         Recipe("quick",
-               mock=Phase(epochs=8, batch_size=100, lr=0.3, schedule="cosine",
+               mock=Phase(epochs=4, batch_size=64, lr=0.3, schedule="cosine",
                           final_lr_fraction=0.01, select_every=2, over_data=True),
                hardware=Phase(epochs=1, batch_size=200, lr=0.05, schedule="cosine",
                               final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=1e-2),
+               float_lr=3e-3),
     )}
 
     def load(self, options: Options) -> datasets.Split:
@@ -159,10 +159,10 @@ class Mnist1dJob(SplitJob):
             L.ConvertingReLU(shift=1),
             L.ExpandedConv1d(32, 32, kernel_size=3, stride=2, padding=1),  # 32 x 10
             L.ConvertingReLU(shift=1),
-            L.ExpandedConv1d(32, 32, kernel_size=3, stride=2, padding=1),  # 32 x 5
-            L.ConvertingReLU(shift=1),
             torch.nn.Flatten(),
-            L.Linear(160, 10, avg=8))
+            L.Linear(320, 128),
+            L.ConvertingReLU(shift=1),
+            L.Linear(128, 10, avg=8))
 
 
 class MnistJob(SplitJob):
@@ -194,10 +194,10 @@ class MnistJob(SplitJob):
     def layers(self, mode: str) -> torch.nn.Module:
         L = layers_for(mode)
         return Network(
-            L.Conv2d(1, 20, kernel_size=7, stride=3),  # 20 x 8 x 8
+            L.Conv2d(1, 20, kernel_size=8, stride=5),  # 20 x 5 x 5
             L.ConvertingReLU(shift=1),
             torch.nn.Flatten(),
-            L.Linear(1280, 128),
+            L.Linear(500, 128),
             L.ConvertingReLU(shift=1),
             L.Linear(128, 10, avg=8))
 
