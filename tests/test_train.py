@@ -222,27 +222,45 @@ def test_chip_mapping_matches_the_macs_that_run(monkeypatch, name):
     assert job.model("float")(torch.zeros((2,) + job.input_shape)).shape == (2, 10)
 
 
+def test_selection_keeps_the_initial_state_when_training_only_hurts():
+    x = torch.eye(2).repeat(8, 1)
+    right, wrong = torch.arange(2).repeat(8), 1 - torch.arange(2).repeat(8)
+    for select_initial in (False, True):
+        model = torch.nn.Linear(2, 2)
+        with torch.no_grad():
+            model.weight.copy_(torch.eye(2))
+            model.bias.zero_()
+        phase = Phase(epochs=3, batch_size=16, lr=1.0, select_every=1,
+                      select_initial=select_initial)
+        history = engine.train_phase(model, phase, engine.Shuffled(x, wrong, 0), "t",
+                                     (x, right), progress=False)
+        kept = torch.equal(model.weight.detach(), torch.eye(2))
+        assert kept == select_initial
+        assert [step for step, _ in history.validation] == [0, 1, 2, 3][1 - select_initial:]
+
+
 def test_confusion_matrix():
     m = engine.confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), 3)
     assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
 
 
-@pytest.mark.usefixtures("private_calibration_cache")
 def test_mnist_job_end_to_end_through_the_cli(tmp_path, capsys):
-    """A tiny run of the whole pipeline: calibrated chip 0, float, mock, transfer, hardware."""
+    """A tiny run of the whole pipeline: float, mock, transfer, hardware (uncalibrated chip 1:
+    test_yinyang covers the calibration step)."""
     write_idx(tmp_path / "data", gz=True, n_train=96, n_test=20)
     out = tmp_path / "out"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert cli.main(["train", "mnist", "--data-path", str(tmp_path / "data"),
                          "--recipe", "quick", "--mock-epochs", "1", "--hardware-epochs", "1",
-                         "--seed", "1", "-o", str(out), "--quiet"]) == 0
+                         "--seed", "1", "--uncalibrated", "--chip-id", "1", "-o", str(out),
+                         "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "after the hardware phase" in text and "float model" in text
     s = json.loads((out / "summary.json").read_text())
     for key in ("accuracy_float", "accuracy_mock", "accuracy_transfer", "accuracy_hardware"):
         assert 0 <= s[key] <= 1, key
-    assert s["job"] == "mnist" and s["recipe"] == "quick" and s["calibrated"]
+    assert s["job"] == "mnist" and s["recipe"] == "quick" and not s["calibrated"]
     assert s["split"]["sizes"] == {"train": 88, "validation": 8, "test": 20}
     assert s["mock_phase"]["steps"] == 1 and s["hardware_phase"]["steps"] == 1
     assert s["float_phase"]["steps"] == 1 and s["float_phase"]["lr"] == 3e-3

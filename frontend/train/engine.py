@@ -209,6 +209,10 @@ def train_phase(model: torch.nn.Module, phase: Phase, data, name: str,
     scheduler = _scheduler(optimizer, phase, steps)
     grid = probe if phase.prepend_grid else None
     best = (-1.0, None)
+    if phase.select_every and phase.select_initial:
+        acc = accuracy(model, *validation)
+        history.validation.append((0, acc))
+        best = (acc, copy.deepcopy(model.state_dict()))
     bar = tqdm(range(steps), desc=f"{name:>8} phase", unit="step", file=sys.stderr,
                disable=not progress, dynamic_ncols=True)
     for step in bar:

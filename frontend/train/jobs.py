@@ -52,6 +52,29 @@ def layers_for(mode: str) -> SimpleNamespace:
 LOGIT_SCALE = 10.0  # output LSB per logit unit of the loss (see Network)
 
 
+def split_recipes(*, mock: tuple[int, int, int], hardware: tuple[int, int, int],
+                  quick: tuple[int, int], float_lr: float,
+                  hardware_over_data: bool = True) -> dict[str, Recipe]:
+    """`best` and `quick` of a data-set job: `mock` and `hardware` are (epochs, batch size,
+    select_every), epochs in passes over the training set (the hardware phase's in steps if
+    not `hardware_over_data`); `quick` has the (mock, hardware) epochs. Adam with cosine
+    decay: lr 0.3 to 1 % in the mock phase, 0.05 to 10 % in the hardware phase, whose model
+    selection includes the transferred state."""
+
+    def recipe(name: str, mock_epochs: int, hardware_epochs: int) -> Recipe:
+        return Recipe(name, float_lr=float_lr,
+                      mock=Phase(epochs=mock_epochs, batch_size=mock[1], lr=0.3,
+                                 schedule="cosine", final_lr_fraction=0.01,
+                                 select_every=min(mock[2], mock_epochs), over_data=True),
+                      hardware=Phase(epochs=hardware_epochs, batch_size=hardware[1], lr=0.05,
+                                     schedule="cosine", final_lr_fraction=0.1,
+                                     select_every=min(hardware[2], hardware_epochs),
+                                     select_initial=True, over_data=hardware_over_data))
+
+    return {"best": recipe("best", mock[0], hardware[0]),
+            "quick": recipe("quick", *quick)}
+
+
 class Network(torch.nn.Module):
     """A job's network: inputs 0..1 scaled to the chip's input range, then `layers`; the
     outputs (int8 LSB on the chip, up to +-127) are divided by `LOGIT_SCALE` on the host.
@@ -96,20 +119,8 @@ class DigitsJob(SplitJob):
     class_names = DIGITS
     sample_kind = "image"
     input_shape = (1, 8, 8)
-    recipes = {r.name: r for r in (
-        Recipe("best",
-               mock=Phase(epochs=20, batch_size=32, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=2, over_data=True),
-               hardware=Phase(epochs=3, batch_size=64, lr=0.05, schedule="cosine",
-                              final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=3e-3),
-        Recipe("quick",
-               mock=Phase(epochs=5, batch_size=32, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=1, over_data=True),
-               hardware=Phase(epochs=1, batch_size=64, lr=0.05, schedule="cosine",
-                              final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=3e-3),
-    )}
+    recipes = split_recipes(mock=(20, 32, 2), hardware=(3, 64, 1), quick=(5, 1),
+                            float_lr=3e-3)
 
     def load(self, options: Options) -> datasets.Split:
         return datasets.load_digits()
@@ -134,20 +145,8 @@ class Mnist1dJob(SplitJob):
     class_names = DIGITS
     sample_kind = "sequence"
     input_shape = (2, 40)
-    recipes = {r.name: r for r in (
-        Recipe("best",
-               mock=Phase(epochs=15, batch_size=64, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=3, over_data=True),
-               hardware=Phase(epochs=2, batch_size=200, lr=0.05, schedule="cosine",
-                              final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=3e-3),
-        Recipe("quick",
-               mock=Phase(epochs=4, batch_size=64, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=2, over_data=True),
-               hardware=Phase(epochs=1, batch_size=200, lr=0.05, schedule="cosine",
-                              final_lr_fraction=0.1, select_every=1, over_data=True),
-               float_lr=3e-3),
-    )}
+    recipes = split_recipes(mock=(15, 64, 3), hardware=(2, 200, 1), quick=(4, 1),
+                            float_lr=3e-3)
 
     def load(self, options: Options) -> datasets.Split:
         return datasets.load_mnist1d()
@@ -173,20 +172,9 @@ class MnistJob(SplitJob):
     class_names = DIGITS
     sample_kind = "image"
     input_shape = (1, 28, 28)
-    recipes = {r.name: r for r in (
-        Recipe("best",
-               mock=Phase(epochs=5, batch_size=128, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=1, over_data=True),
-               hardware=Phase(epochs=400, batch_size=128, lr=0.05, schedule="cosine",
-                              final_lr_fraction=0.1, select_every=100),
-               float_lr=3e-3),
-        Recipe("quick",
-               mock=Phase(epochs=1, batch_size=128, lr=0.3, schedule="cosine",
-                          final_lr_fraction=0.01, select_every=1, over_data=True),
-               hardware=Phase(epochs=50, batch_size=128, lr=0.05, schedule="cosine",
-                              final_lr_fraction=0.1, select_every=50),
-               float_lr=3e-3),
-    )}
+    # a pass over MNIST is long for the chip in the loop: its hardware phase counts steps
+    recipes = split_recipes(mock=(5, 128, 1), hardware=(400, 128, 100), quick=(1, 50),
+                            float_lr=3e-3, hardware_over_data=False)
 
     def load(self, options: Options) -> datasets.Split:
         return datasets.load_mnist(options.data_path)

@@ -27,6 +27,9 @@ class Phase:
     `select_every` steps and at the end, and the phase ends with the best state seen.
     over_data: `epochs` and `select_every` count passes over the training set (see
     `resolve`).
+    select_initial: with `select_every`, the state the phase starts from is a candidate too
+    (validated before the first step), so the phase never ends worse on the validation split
+    than it began (the hardware phase after the transfer).
     """
 
     epochs: int
@@ -39,6 +42,7 @@ class Phase:
     prepend_grid: bool = False
     select_every: int = 0
     over_data: bool = False
+    select_initial: bool = False
 
     @property
     def steps(self) -> int:

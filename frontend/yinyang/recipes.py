@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from ..train.recipes import Phase, Recipe
 
-
 SEED = Recipe(
     name="seed",
     mock=Phase(epochs=200, batch_size=350, lr=1.0, gamma=0.99, extra_step=True,
