@@ -8,6 +8,7 @@ import platform
 import sys
 from collections import Counter
 from importlib import metadata
+from pathlib import Path
 
 from driver import EmulatorConnection
 from driver.arguments import chip_id_argument, non_negative_argument
@@ -25,6 +26,7 @@ from driver.info import chip_identity, register_regions
 from driver.server import add_arguments as add_serve_arguments
 from driver.server import config_from_args, serve
 
+from .train import add_arguments as train_arguments
 from .yinyang import add_arguments as yinyang_arguments
 
 
@@ -183,16 +185,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_yinyang(args: argparse.Namespace) -> int:
     """The main job: the Yin-Yang hardware-in-the-loop tutorial (docs/yinyang.md)."""
-    from pathlib import Path
-
     from .yinyang import run_from_args
 
-    out = Path(args.output)
+    _check_output_folder(Path(args.output))
+    run_from_args(args)
+    return 0
+
+
+def _check_output_folder(out: Path) -> None:
+    """A job's output folder must take summary.json: checked before the training, not after."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"cannot write to {out}: it is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "summary.json")  # before the training, not after
-    run_from_args(args)
+    check_writable(out / "summary.json")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Any job on the shared training mechanism (docs/train.md)."""
+    from .train import run_from_args
+    from .train.data import MissingExtraError
+
+    _check_output_folder(Path(args.output or f"{args.job}-out"))
+    try:
+        run_from_args(args)
+    except MissingExtraError as e:
+        print(f"hxemu train: error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -230,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "and summary.json in the output folder (docs/yinyang.md).")
     yinyang_arguments(yy)
     yy.set_defaults(func=cmd_yinyang)
+    tr = sub.add_parser(
+        "train", help="train a job (yinyang, digits, mnist1d, mnist) on the emulated chip",
+        description="Any job end to end on one mechanism: float baseline, mock phase, "
+                    "transfer onto the chip, hardware phase; figures and summary.json in the "
+                    "output folder (docs/train.md).")
+    train_arguments(tr)
+    tr.set_defaults(func=cmd_train)
     srv = sub.add_parser(
         "serve", help="serve one emulated chip to many clients over TCP (docs/server.md)",
         description="Serve one emulated chip over TCP: users take turns round robin, each "

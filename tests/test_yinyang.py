@@ -6,6 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from frontend import cli
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("accuracy_mock", "accuracy_transfer", "accuracy_hardware", "gain", "noise_std",
         "wall_time_s", "recipe")
 FIGURES = ("dataset.png", "decision_mock.png", "decision_transfer.png", "decision_hardware.png",
-           "decision_maps.png", "training.png")
+           "decision_maps.png", "training.png", "confusion.png")
 
 
 pytestmark = pytest.mark.usefixtures("private_calibration_cache")  # chip 0, about 5 s
@@ -46,6 +47,8 @@ def test_seed_recipe_through_the_cli(tmp_path, capsys):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, name
     assert sorted(summary["files"]) == sorted(FIGURES)
     assert hxp.get_mock_parameter() == before  # the global state is restored
+    assert summary["accuracy_float"] is None  # hxemu yinyang skips the float baseline
+    assert np.sum(summary["confusion_matrix"]) == 1000 and summary["job"] == "yinyang"
 
 
 def test_uncalibrated_control_run_as_a_module(tmp_path):

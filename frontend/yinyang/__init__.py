@@ -22,23 +22,29 @@ from driver.arguments import chip_id_argument, non_negative_argument
 RECIPE_NAMES = ("best", "seed")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of `hxemu yinyang`."""
-    p.add_argument("--recipe", choices=RECIPE_NAMES, default="best",
-                   help="'seed': exactly the tutorial; 'best' (default): tuned for accuracy on "
-                        "the emulated chip (docs/yinyang.md)")
+def add_arguments(p: argparse.ArgumentParser, *, recipes: tuple[str, ...] | None = RECIPE_NAMES,
+                  output: str | None = "yinyang-out") -> None:
+    """The options of `hxemu yinyang`; `hxemu train` shares them (`recipes=None`: any name,
+    checked against the job's; `output=None`: ./JOB-out)."""
+    if recipes is None:
+        p.add_argument("--recipe", default=None,
+                       help="the job's recipe (default: 'best'; docs/train.md lists them)")
+    else:
+        p.add_argument("--recipe", choices=recipes, default="best",
+                       help="'seed': exactly the tutorial; 'best' (default): tuned for "
+                            "accuracy on the emulated chip (docs/yinyang.md)")
     p.add_argument("--chip-id", type=chip_id_argument, default=None,
                    help="emulated chip: an int or 'ideal' (default: HXEMU_CHIP_ID, else 0)")
     p.add_argument("--seed", type=non_negative_argument, default=0,
                    help="seed of the initialisation, the training data, the mock noise and "
                         "the chip's temporal noise (default 0)")
-    p.add_argument("-o", "--output", default="yinyang-out",
+    p.add_argument("-o", "--output", default=output,
                    help="output folder for the figures, summary.json and the calibration "
-                        "(default ./yinyang-out)")
+                        f"(default ./{output or 'JOB-out'})")
     p.add_argument("--mock-epochs", type=non_negative_argument, default=None,
-                   help="epochs of the mock phase (default: the recipe's; seed: 200)")
+                   help="epochs of the mock phase (default: the recipe's)")
     p.add_argument("--hardware-epochs", type=non_negative_argument, default=None,
-                   help="epochs of the hardware phase (default: the recipe's; seed: 15)")
+                   help="epochs of the hardware phase (default: the recipe's)")
     p.add_argument("--uncalibrated", action="store_true",
                    help="no calibration: the chip keeps its base configuration, and the mock "
                         "parameters are measured on it")

@@ -1,6 +1,6 @@
 """The figures of the Yin-Yang job (matplotlib, Agg backend), in the tutorial's style: the data
 set as a scatter plot and the decision maps (one transparent-to-colour map per class on grey),
-plus the training curves."""
+plus the training curves and the confusion matrix of every job (`frontend.train.plots`)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..datasets import CLASS_NAMES, YinYangDataset  # noqa: E402
+from ..train.plots import confusion_figure, confusion_title, save, training_figure  # noqa: E402
 
 COLORS = ("black", "white", "orange")
 BACKGROUND = "gray"
-DPI = 100
 
 
 def alpha_cmap(color):
@@ -61,50 +61,20 @@ def plot_decision_map(ax, probabilities: np.ndarray, title: str,
     ax.set_title(title, fontsize="medium")
 
 
-def plot_history(axes, histories, hardware_phase_mock: bool) -> None:
-    """Row per phase (mock, hardware): loss (left) and accuracy (right) per step."""
-    hw_label = "'hardware' phase (in mock mode)" if hardware_phase_mock else "hardware phase"
-    for row, hist, color, label in ((axes[0], histories[0], "tab:blue", "mock phase"),
-                                    (axes[1], histories[1], "tab:red", hw_label)):
-        for ax, key in zip(row, ("loss", "accuracy")):
-            values = np.asarray(getattr(hist, key), dtype=float)
-            ax.plot(np.arange(1, len(values) + 1), values, color=color, lw=0.8, alpha=0.8,
-                    label="training batch")
-            if key == "accuracy" and hist.validation:
-                v = np.asarray(hist.validation, dtype=float)
-                ax.plot(v[:, 0], v[:, 1], "o-", color="black", ms=3, lw=1, mfc="white",
-                        label="validation set")
-            ax.set_title(f"{label}: {key}", fontsize="medium")
-            ax.set_xlabel("step (one batch of fresh samples)")
-            ax.set_ylabel(key)
-            ax.grid(True, alpha=0.3)
-            if len(values) == 0:
-                ax.text(0.5, 0.5, "no steps", ha="center", va="center",
-                        transform=ax.transAxes)
-        if len(hist.loss):
-            row[0].set_yscale("log")
-        row[1].set_ylim(0.3, 1.0)
-        row[1].legend(loc="lower right", fontsize="x-small")
-
-
-def write_all(out: Path, *, data_seed: int, test, maps: dict, accuracies: dict,
-              predictions: dict, histories, hardware_phase_mock: bool) -> list[Path]:
-    """Write every figure into `out`; returns their paths."""
-    files = []
-
-    def save(fig, name: str) -> None:
-        path = out / name
-        fig.savefig(path, dpi=DPI, bbox_inches="tight")
-        plt.close(fig)
-        files.append(path)
-
+def write_all(out: Path, *, data_seed: int, result: dict) -> list[Path]:
+    """Write every figure into `out` (the decision maps, the training curves and the confusion
+    matrix; `result` as from `frontend.train.engine.run`); returns their paths."""
+    files: list[Path] = []
+    accuracies, maps = result["accuracies"], result["extras"]["maps"]
+    predictions = result["predictions"]
+    hardware_phase_mock = result["options"].hardware_phase_mock
     inputs, labels = YinYangDataset(seed=data_seed).draw(2000)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     plot_dataset(ax, inputs.numpy(), labels.numpy())
     ax.set_title("Yin-Yang data set (2000 samples)", fontsize="medium")
-    save(fig, "dataset.png")
+    save(fig, out / "dataset.png", files)
 
-    test_inputs, test_labels = (t.numpy() for t in test)
+    test_inputs, test_labels = (t.numpy() for t in result["test"])
     hw = "mock" if hardware_phase_mock else "chip"
     titles = {"mock": f"after the mock phase (mock): {accuracies['mock']:.1%}",
               "transfer": f"mock model on the {hw}: {accuracies['transfer']:.1%}",
@@ -116,16 +86,16 @@ def write_all(out: Path, *, data_seed: int, test, maps: dict, accuracies: dict,
         err = errors.get(name)
         plot_decision_map(ax, maps[name], titles[name],
                           None if err is None else test_inputs[err, :2])
-        save(fig, f"decision_{name}.png")
+        save(fig, out / f"decision_{name}.png", files)
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
     for ax, name in zip(axes, ("mock", "transfer", "hardware")):
         plot_decision_map(ax, maps[name], titles[name])
     fig.suptitle("decision maps (class probabilities; black yin, white yang, orange dot); "
                  "accuracy on the canonical test set", fontsize="medium")
-    save(fig, "decision_maps.png")
+    save(fig, out / "decision_maps.png", files)
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), layout="constrained")
-    plot_history(axes, histories, hardware_phase_mock)
-    save(fig, "training.png")
+    save(training_figure(result["histories"], hardware_phase_mock), out / "training.png", files)
+    save(confusion_figure(result["confusion"], CLASS_NAMES, confusion_title(result)),
+         out / "confusion.png", files)
     return files
