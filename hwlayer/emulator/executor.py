@@ -29,6 +29,7 @@ from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
 
 from . import analog as A
+from . import fast_path as F
 from .storage import ACCESS_RO, ACCESS_WO, BEHAVIOUR
 
 # fpga state vector indices
@@ -258,10 +259,41 @@ def _chip_reset(storage, reset_image, chip_slots, an, counters):
     A.update_due(an)
 
 
+@njit(cache=True)
+def _spikes_and_waits(words, i, fpga, due, event_time, event_label, n_ev):
+    """A run of waits and spike packs with nothing due: the main loop's semantics for these two
+    instructions without its per-word checks (a MAC program is mostly such runs).
+    Returns (index of the first word not handled, events recorded so far)."""
+    now = fpga[NOW]
+    base = fpga[TIMER_BASE]
+    while i < words.size and now < due:
+        w = words[i]
+        h = np.int64(w >> np.uint64(56))
+        p = np.int64(w & np.uint64(0x00FFFFFFFFFFFFFF))
+        if h == H_WAIT_UNTIL:
+            if base + p > now:
+                now = base + p
+        elif h >= H_SPIKE_PACK_1:
+            k = h - H_SPIKE_PACK_1 + 1
+            for j in range(k):
+                event_time[n_ev] = now
+                event_label[n_ev] = (p >> (16 * (k - 1 - j))) & 0xFFFF
+                n_ev += 1
+            now += 1
+        else:
+            break
+        i += 1
+    fpga[NOW] = now
+    return i, n_ev
+
+
 @njit(cache=True, nogil=True)
 def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_slots,
-            responses, event_time, event_label, counters, an):
+            responses, event_time, event_label, counters, an, fast):
     """Run `words` from index `start` up to and including the first halt.
+
+    `fast` is the fast path's state (`fast_path.FAST`): recorded events go through
+    `fast_path.flush_events`, which picks the fast or the reference event loop.
 
     Returns (code, index): OK at the halt, NEED_CONFIG at the instruction to resume from after
     the model parameters were refreshed, or a program error code.
@@ -279,6 +311,11 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
         h = np.int64(w >> np.uint64(56))
         p = np.int64(w & np.uint64(0x00FFFFFFFFFFFFFF))
         now = fpga[NOW]
+        if (h == H_WAIT_UNTIL or h >= H_SPIKE_PACK_1) and now < state[A.ST_DUE] \
+                and counters[C_DIRTY] == 0 and not fpga[RESET_ASSERTED]:
+            i, n_ev = _spikes_and_waits(words, i, fpga, state[A.ST_DUE], event_time,
+                                        event_label, n_ev)
+            continue
         # events are applied lazily, in bulk, right before anything observes or changes the
         # analog state; parameters are refreshed before the model acts after a config write
         due = now >= state[A.ST_DUE]
@@ -293,7 +330,7 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
                                                               and (p >> 36) & 1)
         if n_applied < n_ev and (due or acts and h < H_SPIKE_PACK_1 or h == H_RESET
                                  or h == H_LOOPBACK and p == 0 or counters[C_DIRTY] != 0):
-            A.flush_events(an, event_time, event_label, n_applied, n_ev)
+            F.flush_events(an, fast, event_time, event_label, n_applied, n_ev)
             n_applied = n_ev
         if counters[C_DIRTY] != 0 and acts:
             code = NEED_CONFIG
@@ -408,7 +445,7 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
             fpga[NOW] += 1
         i += 1
     if code != NEED_CONFIG and n_applied < n_ev:
-        A.flush_events(an, event_time, event_label, n_applied, n_ev)
+        F.flush_events(an, fast, event_time, event_label, n_applied, n_ev)
         n_applied = n_ev
     counters[C_RESPONSES] = n_resp
     counters[C_EVENTS] = n_ev
