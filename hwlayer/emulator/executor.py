@@ -287,6 +287,34 @@ def _spikes_and_waits(words, i, fpga, due, event_time, event_label, n_ev):
     return i, n_ev
 
 
+@njit(cache=True)
+def _plain_reads(words, i, fpga, due, storage, rs, rl, rslot, racc, rbeh, rshift, rmask,
+                 responses, n_resp):
+    """A run of omnibus reads of plain storage (no behaviour, or PPU memory) with nothing due:
+    the main loop's semantics for them, with the last run's bounds checked before a search
+    (a MAC reads its results as one block). Returns (first word not handled, responses)."""
+    now = fpga[NOW]
+    r = -1
+    while i < words.size and now < due:
+        w = words[i]
+        if np.int64(w >> np.uint64(56)) != H_OMNIBUS_ADDRESS or not (w >> np.uint64(36)) & 1:
+            break
+        addr = np.int64(w & np.uint64(0xFFFFFFFF))
+        if r < 0 or addr < np.int64(rs[r]) or addr >= np.int64(rs[r]) + rl[r]:
+            r = _lookup(addr, rs, rl)
+            if r < 0:
+                break
+        if (rbeh[r] != 0 and rbeh[r] != B_PPU_MEMORY) or racc[r] == ACCESS_WO:
+            break
+        v = (np.int64(storage[rslot[r] + addr - np.int64(rs[r])]) >> rshift[r]) & np.int64(
+            rmask[r])
+        n_resp = _emit(responses, n_resp, R_OMNIBUS, v)
+        now += 1
+        i += 1
+    fpga[NOW] = now
+    return i, n_resp
+
+
 @njit(cache=True, nogil=True)
 def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_slots,
             responses, event_time, event_label, counters, an, fast):
@@ -316,6 +344,13 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
             i, n_ev = _spikes_and_waits(words, i, fpga, state[A.ST_DUE], event_time,
                                         event_label, n_ev)
             continue
+        if h == H_OMNIBUS_ADDRESS and (p >> 36) & 1 and now < state[A.ST_DUE] \
+                and counters[C_DIRTY] == 0 and not fpga[RESET_ASSERTED]:
+            done, n_resp = _plain_reads(words, i, fpga, state[A.ST_DUE], storage, rs, rl,
+                                        rslot, racc, rbeh, rshift, rmask, responses, n_resp)
+            if done > i:
+                i = done
+                continue
         # events are applied lazily, in bulk, right before anything observes or changes the
         # analog state; parameters are refreshed before the model acts after a config write
         due = now >= state[A.ST_DUE]

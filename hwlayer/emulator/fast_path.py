@@ -159,12 +159,8 @@ def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, xbar, padi, driver_f, rout
                     j += 8
                 if bits & 1:
                     gd = h * 128 + bus + 4 * j
-                    a = (32 - (addr & 0x1F)) - driver_f[A.DF_ACT_OFFSET, gd]
-                    if a < 0.0:
-                        a = 0.0
-                    p = (a + driver_f[A.DF_EXTENSION, gd]) * driver_f[A.DF_PULSE_SCALE, gd]
-                    if p < 0.0:
-                        p = 0.0
+                    p = A.hagen_pulse(addr, driver_f[A.DF_ACT_OFFSET, gd],
+                                      driver_f[A.DF_EXTENSION, gd], driver_f[A.DF_PULSE_SCALE, gd])
                     d = bus + 4 * j
                     pf = np.float32(p)
                     if relax:
