@@ -3,7 +3,7 @@
 calix's start values for every CapMem cell, the HAGEN neuron and backend bits, CADC enabled
 with every channel connected to its neuron, synapse drivers in hagen mode with the nominal
 `hagen_dac_offset`, every crossbar node dropping, and the PPU base program started
-(spec/hardware.md §2.4, §2.6, §3.9; spec/driver-stack.md §4). A calibration is a cocolist
+(docs/calibration.md, docs/analog-model.md). A calibration is a cocolist
 applied on top of it.
 """
 

@@ -1,4 +1,4 @@
-"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, spec/driver-stack.md §2-3).
+"""PlaybackProgramBuilder, Program and tickets (fisch/stadls, docs/low-level.md).
 
 The builder appends numpy arrays of instruction words (never a Python loop per word); a read
 records its position in the response queue of its type (omnibus data, JTAG data, loopback
@@ -127,6 +127,7 @@ class Program:
     tickets: list[Ticket]
     result: RunResult | None = None
     failure: str | None = None  # why the last run failed; its tickets are then invalid
+    madc_samples: int = 0  # MADC samples its recording is configured for (part of its result)
 
     def __len__(self) -> int:
         return int(self.words.size)
@@ -158,6 +159,9 @@ class PlaybackProgramBuilder:
 
     def write(self, coord, container) -> None:
         """Append the instructions writing `container` at `coord`."""
+        if isinstance(container, type) or not hasattr(container, "write_instructions"):
+            raise TypeError(f"write() takes a container instance (e.g. Timer()), got "
+                            f"{_name(container)}")
         self._append(container.write_instructions(coord))
 
     def read(self, coord, container_type=None) -> Ticket:
@@ -166,6 +170,10 @@ class PlaybackProgramBuilder:
             from .containers import default_container
 
             container_type = default_container(coord)
+        elif not (isinstance(container_type, type)
+                  and hasattr(container_type, "read_instructions")):
+            raise TypeError(f"read() takes a container type (e.g. Timer), got "
+                            f"{_name(container_type)}")
         words, queue, count = container_type.read_instructions(coord)
         self._append(words)
         ticket = Ticket(self._home, coord, container_type, queue, self._expected[queue], count)
@@ -185,8 +193,9 @@ class PlaybackProgramBuilder:
 
     def read_omnibus(self, addresses) -> OmnibusTicket:
         """Read many raw omnibus words at once; the ticket yields a uint32 array."""
+        words = ins.omnibus_read(addresses)  # refuses what is not an address
         a = np.atleast_1d(np.asarray(addresses))
-        self._append(ins.omnibus_read(a))
+        self._append(words)
         t = OmnibusTicket(self._home, a, "omnibus", self._expected["omnibus"], a.size)
         self._expected["omnibus"] += a.size
         self._tickets.append(t)
@@ -225,7 +234,12 @@ class PlaybackProgramBuilder:
 
         The bulk path of compilers (e.g. the MAC): the ticket yields the raw response words.
         """
-        w = np.asarray(words, dtype=np.uint64)
+        w = np.atleast_1d(ins.as_words("words", words))
+        if isinstance(responses, bool) or not isinstance(responses, int | np.integer) \
+                or responses < 0:
+            raise TypeError(f"responses must be an int >= 0, got {responses!r}")
+        if queue not in QUEUES:
+            raise ValueError(f"queue must be one of {QUEUES}, got {queue!r}")
         self._append(w)
         if not responses:
             return None
@@ -238,6 +252,8 @@ class PlaybackProgramBuilder:
 
     def merge_back(self, other: PlaybackProgramBuilder) -> None:
         """Append `other`'s instructions; its tickets now refer to this builder's program."""
+        if not isinstance(other, PlaybackProgramBuilder):
+            raise TypeError(f"merge_back() takes a PlaybackProgramBuilder, got {_name(other)}")
         if other is self:
             raise ValueError("cannot merge a builder into itself")
         for t in other._tickets:
@@ -270,6 +286,11 @@ class PlaybackProgramBuilder:
         self._home.program = program
         self._reset()
         return program
+
+
+def _name(value) -> str:
+    return f"the class {value.__name__}" if isinstance(value, type) else \
+        f"a {type(value).__qualname__}"
 
 
 def schedule_spikes(times: np.ndarray, labels: np.ndarray,

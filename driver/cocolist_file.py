@@ -1,7 +1,7 @@
 """Cocolist files: the versioned binary `.pbin` format, a JSON view and a field-level diff.
 
 The real stack stores a cocolist as a cereal portable-binary archive of haldls/halco objects
-(spec/driver-stack.md §3.4). hxemu's `.pbin` keeps the idea (type names in the file, tied to
+(docs/cocolists.md). hxemu's `.pbin` keeps the idea (type names in the file, tied to
 the class layouts, exactly the register bits) in its own, documented layout (docs/cocolists.md),
 little-endian throughout:
 
@@ -28,6 +28,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 import struct
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -41,11 +42,13 @@ import numpy as np
 
 from . import containers as C
 from . import coordinates as co
+from . import jsonlimits
 from .cocolist import Cocolist
 
 MAGIC = b"HXEMUCOC"
 FORMAT_VERSION = 1
 METADATA_KEYS = ("model_version", "chip_id", "created", "hxemu", "comment")
+MAX_METADATA_DEPTH = 32  # JSON nesting of the metadata (saving and loading)
 
 _HEADER = struct.Struct("<8sHHQ")  # magic, version, flags, file size
 _U16 = struct.Struct("<H")
@@ -147,6 +150,10 @@ def make_metadata(metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
     if metadata is not None:
         if not isinstance(metadata, Mapping):
             raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+        try:
+            jsonlimits.check_depth(dict(metadata), MAX_METADATA_DEPTH)
+        except jsonlimits.JSONDepthError as e:
+            raise ValueError(f"metadata is {e}") from None
         bad = [k for k in metadata if not isinstance(k, str)]
         if bad:
             raise TypeError(f"metadata keys must be strings, got {bad!r}")
@@ -351,8 +358,8 @@ def decode_cocolist(data: bytes, path: str | os.PathLike = "<bytes>"
 
     raw = r.take(r.u32("metadata"), "metadata")
     try:
-        meta = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
+        meta = jsonlimits.loads(raw, MAX_METADATA_DEPTH)
+    except ValueError as e:  # not UTF-8, not JSON, nested too deeply
         raise r.fail(f"malformed metadata: {e}") from None
     if not isinstance(meta, dict):
         raise r.fail(f"malformed metadata: a JSON object is required, got "
@@ -574,14 +581,20 @@ def save_cocolist(path: str | os.PathLike, cocolist: Cocolist,
                   metadata: Mapping[str, Any] | None = None) -> None:
     """Write `cocolist` to `path` atomically: a reader sees the old file or the whole new one.
 
-    `metadata` (a dict with string keys, JSON-serialisable values) goes over the defaults of
-    `make_metadata`. The data is encoded first (bad entries or metadata raise TypeError or
-    ValueError before anything is written), then written to a temporary file in the same
-    directory, fsynced and renamed over `path`, which keeps its permission bits. An OSError
-    on the way propagates after the temporary file is removed; `path` stays as it was.
+    `metadata` (a dict with string keys, JSON-serialisable values, nested at most
+    MAX_METADATA_DEPTH levels) goes over the defaults of `make_metadata`. The data is encoded
+    first (bad entries or metadata raise TypeError or ValueError before anything is written),
+    then written by `atomic_write_bytes`.
     """
+    atomic_write_bytes(path, encode_cocolist(cocolist, metadata))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` atomically: a temporary file in the same directory, fsynced and
+    renamed over `path`, which keeps its permission bits (a new file gets 0666 & ~umask). An
+    exception on the way (OSError, KeyboardInterrupt) propagates after the temporary file is
+    removed; `path` stays as it was."""
     path = os.fspath(path)
-    data = encode_cocolist(cocolist, metadata)
     target = Path(path)
     directory = target.parent
     try:
@@ -614,17 +627,61 @@ def save_cocolist(path: str | os.PathLike, cocolist: Cocolist,
         os.close(dfd)
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """OSError naming `path` unless a file can be written there now (its folder exists and
+    takes a new file, and `path` is not a folder): checked before long work, not after."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"cannot write {target}: it is a directory")
+    folder = target.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"cannot write {target}: no folder {folder}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+    except OSError as e:
+        raise type(e)(e.errno, f"cannot write {target}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def save_or_keep(path: str | os.PathLike, data: bytes, what: str) -> Path:
+    """`atomic_write_bytes(path, data)`; if that fails, the data is written to the temporary
+    folder instead and an OSError says where (a long computation's result is never lost)."""
+    try:
+        atomic_write_bytes(path, data)
+        return Path(path)
+    except OSError as e:
+        fd, kept = tempfile.mkstemp(prefix=f"hxemu-{Path(path).stem}-",
+                                    suffix=Path(path).suffix)
+        os.close(fd)
+        atomic_write_bytes(kept, data)
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}; the {what} was "
+                               f"saved to {kept} instead") from e
+
+
 def load_cocolist(path: str | os.PathLike) -> tuple[Cocolist, dict[str, Any]]:
     """(cocolist, metadata) from a `.pbin` file; `CocolistFileError` naming the file and the
     problem if it is missing, foreign, truncated, corrupted, newer or malformed."""
     path = os.fspath(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        # non-blocking: opening a FIFO without a writer must not hang
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError as e:
         raise CocolistFileError(f"{path}: no such file") from e
     except OSError as e:
         raise CocolistFileError(f"{path}: cannot read: {e.strerror or e}") from e
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CocolistFileError(f"{path}: cannot read: not a regular file (a device, FIFO or "
+                                "directory holds no cocolist)")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            head = f.read(len(MAGIC))
+            if head != MAGIC[:len(head)]:  # refused before the rest is read
+                _check_header(head, path)
+            data = head + f.read()
+        except OSError as e:
+            raise CocolistFileError(f"{path}: cannot read: {e.strerror or e}") from e
     return decode_cocolist(data, path)
 
 

@@ -1,8 +1,10 @@
 """Connections: where programs run. `EmulatorConnection` embeds the emulated chip in-process.
 
-The seam is the real one (spec/driver-stack.md §5.4): instruction words in, FPGA-to-host
+The seam is the real one (docs/instruction-set.md): instruction words in, FPGA-to-host
 words out. `run()` appends the halt, executes, sorts the responses into the ticket queues and
-raises `PlaybackError` if the FPGA reported a failed access.
+raises `PlaybackError` if the FPGA reported a failed access. Every program that ran also
+updates the connection's `shadow`, the `ChipImage` of what the host knows the chip holds
+(docs/state-model.md).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from hwlayer.regmap import instructions as isa
 
 from . import instructions as ins
 from .builder import Program, RunResult
-from .shadow import ConfigShadow
+from .chip_image import ChipImage
 
 _HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 
@@ -92,9 +94,12 @@ class EmulatorConnection(Connection):
 
     def __init__(self, chip_id: int | str = 0, *, seed: int | None = None,
                  analog_path: str | None = None) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+                                 or seed < 0):
+            raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
         self._chip = Chip(chip_id, seed=seed, analog_path=analog_path)
         self._closed = False
-        self.shadow = ConfigShadow()  # what this connection has written to the chip
+        self.shadow = ChipImage()  # what the host knows this chip holds
 
     @property
     def chip_id(self) -> int | str:
@@ -111,12 +116,16 @@ class EmulatorConnection(Connection):
     def close(self) -> None:
         self._closed = True
 
-    def execute_words(self, words: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """Message-level run: to-FPGA words ending with the halt -> (responses, start, end)."""
+    def execute_words(self, words: np.ndarray, *, max_madc_samples: int | None = None
+                      ) -> tuple[np.ndarray, int, int]:
+        """Message-level run: to-FPGA words ending with the halt -> (responses, start, end).
+
+        `max_madc_samples`: refuse a program whose MADC recording may exceed it (the chip
+        server bounds its results so)."""
         if self._closed:
             raise PlaybackError("the connection is closed")
         try:
-            r = self._chip.execute(words)
+            r = self._chip.execute(words, max_madc_samples=max_madc_samples)
         except ProgramError as e:
             raise PlaybackError(str(e)) from e
         if self.shadow is not None:  # None: not kept (the chip server keeps its own images)

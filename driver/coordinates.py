@@ -27,7 +27,7 @@ HEMISPHERES = 2
 CAPMEM_BLOCKS = 4
 CHANNEL_TYPES = 2  # causal = 0, acausal = 1
 READOUT_TYPES = 2  # trigger_read = 0, buffered = 1
-ENTRIES_PER_QUAD = 4
+ENTRIES_PER_QUAD = R.ENTRIES_PER_QUAD
 _ROWS = np.arange(R.SYNAPSE_ROWS)
 _QUADS = np.arange(R.QUADS)
 
@@ -43,7 +43,7 @@ def dim(size: int | None = None, *, minimum: int = 0, maximum: int | None = None
     return field(default=default, metadata={"range": (minimum, maximum)})
 
 
-# --- column <-> (quad, entry) permutation (hardware.md §1.3) ----------------------------------
+# --- column <-> (quad, entry) permutation (registers.QUAD_ENTRY_COLUMN) ---------------------
 
 def _check_array(name: str, v: Any, lo: int, hi: int) -> np.ndarray:
     a = np.asarray(v)
@@ -58,18 +58,18 @@ def _check_array(name: str, v: Any, lo: int, hi: int) -> np.ndarray:
 def column_to_quad_entry(columns: Any) -> tuple[np.ndarray, np.ndarray]:
     """(quads, entries) of synapse columns: quads 0..31 hold the even columns, 32..63 the odd."""
     c = _check_array("column", columns, 0, R.COLUMNS - 1)
-    return (c % 2) * 32 + c // 8, (c // 2) % 4
+    return R.COLUMN_QUAD[c], R.COLUMN_ENTRY[c]
 
 
 def quad_entry_to_column(quads: Any, entries: Any) -> np.ndarray:
     """Synapse columns of (quad, entry) pairs; the inverse of `column_to_quad_entry`."""
     q = _check_array("quad", quads, 0, R.QUADS - 1)
     e = _check_array("entry", entries, 0, ENTRIES_PER_QUAD - 1)
-    return ((q % 32) * 4 + e) * 2 + q // 32
+    return R.QUAD_ENTRY_COLUMN[q, e]
 
 
 # (64, 4) column of every (quad, entry); and, per column, its flat quad*4+entry position.
-QUAD_ENTRY_COLUMNS = quad_entry_to_column(_QUADS[:, None], np.arange(ENTRIES_PER_QUAD)[None, :])
+QUAD_ENTRY_COLUMNS = R.QUAD_ENTRY_COLUMN
 COLUMN_QUAD_ENTRY = np.argsort(QUAD_ENTRY_COLUMNS.ravel())
 
 
@@ -282,7 +282,7 @@ class SynapseDriverOnDLS(Coordinate):
 
     @property
     def rows(self) -> tuple[int, int]:
-        """(bottom, top) synapse rows = (2d, 2d+1) (hardware.md §1.3)."""
+        """(bottom, top) synapse rows = (2d, 2d+1) (docs/register-map.md)."""
         return (2 * self.driver, 2 * self.driver + 1)
 
 

@@ -1,4 +1,4 @@
-"""Instruction codec for both FPGA dictionaries (spec/driver-stack.md §1): numpy uint64 words.
+"""Instruction codec for both FPGA dictionaries (docs/instruction-set.md): numpy uint64 words.
 
 Encoders build whole arrays at once (the builder's bulk paths); `decode_to_fpga` splits words
 into headers and payloads; `ResponseStream` parses the FPGA-to-host bit stream, including the
@@ -27,12 +27,40 @@ def _word(header: int, payload: int | np.ndarray) -> np.ndarray:
     return (np.uint64(header) << U64(56)) | np.asarray(payload, dtype=np.uint64)
 
 
-def _check_range(name: str, v: np.ndarray, bits: int) -> np.ndarray:
-    v = np.asarray(v, dtype=np.int64)
-    if v.size and (v.min() < 0 or v.max() >= (1 << bits)):
-        bad = v[(v < 0) | (v >= (1 << bits))].ravel()[0]
-        raise InstructionError(f"{name} = {int(bad)} is out of range 0..{(1 << bits) - 1}")
-    return v.astype(np.uint64)
+def _check_range(name: str, v, bits: int) -> np.ndarray:
+    """`v` as uint64 if every value is an integer in 0..2**bits - 1.
+
+    TypeError for what is not a number (bools, strings, objects), InstructionError (a
+    ValueError) for NaN, non-integral floats and values out of range; both name the argument
+    and show the value as given (never after a cast)."""
+    a = np.atleast_1d(np.asarray(v))
+    if a.dtype == bool or a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be integers, got {_show(v)} (dtype {a.dtype})")
+    if a.size == 0:
+        return a.astype(np.uint64)
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a) | (a != np.floor(a))
+        if bad.any():
+            raise InstructionError(f"{name} must be integers, got {a[bad].ravel()[0].item()!r}")
+    top = (1 << bits) - 1
+    lo, hi = a.min(), a.max()
+    if lo < 0 or hi > top:
+        out = (a < 0) | (a > top) if a.dtype.kind != "f" else (a < 0) | (a > float(top))
+        raise InstructionError(f"{name} = {a[out].ravel()[0].item()!r} is out of range 0..{top}")
+    return a.astype(np.uint64)
+
+
+def as_words(name: str, words) -> np.ndarray:
+    """Instruction words as uint64 (integers in 0..2**64 - 1; nothing is cast silently)."""
+    a = np.asarray(words)
+    if a.dtype == np.uint64:
+        return a
+    return _check_range(name, a, 64)
+
+
+def _show(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # --- to-FPGA encoders (all return uint64 arrays) ---------------------------------------------
@@ -49,9 +77,9 @@ def encode(name: str, payload: int | np.ndarray = 0) -> np.ndarray:
 
 def omnibus_write(addresses, values, byte_enables=isa.OMNIBUS_BYTE_ENABLES_ALL) -> np.ndarray:
     """Address/Data word pairs writing values to addresses, interleaved (2n words)."""
-    a = _check_range("omnibus address", np.atleast_1d(addresses), 32)
-    v = _check_range("omnibus data", np.atleast_1d(values), 32)
-    be = _check_range("byte enables", np.atleast_1d(byte_enables), 4)
+    a = _check_range("addresses", addresses, 32)
+    v = _check_range("values", values, 32)
+    be = _check_range("byte_enables", byte_enables, 4)
     a, v, be = np.broadcast_arrays(a, v, be)
     out = np.empty(2 * a.size, dtype=np.uint64)
     out[0::2] = _word(isa.TO["omnibus_address"],
@@ -62,7 +90,7 @@ def omnibus_write(addresses, values, byte_enables=isa.OMNIBUS_BYTE_ENABLES_ALL) 
 
 def omnibus_read(addresses) -> np.ndarray:
     """Address words with is_read set (one response each)."""
-    a = _check_range("omnibus address", np.atleast_1d(addresses), 32)
+    a = _check_range("addresses", addresses, 32)
     return _word(
         isa.TO["omnibus_address"],
         (U64(1) << U64(isa.OMNIBUS_IS_READ_BIT))
@@ -72,7 +100,10 @@ def omnibus_read(addresses) -> np.ndarray:
 
 
 def wait_until(cycles) -> np.ndarray:
-    return encode("timing_wait_until", np.atleast_1d(cycles))
+    """WaitUntil words: block until the timer reads `cycles` (32 bits of FPGA cycles)."""
+    c = _check_range("cycles", cycles, isa.TO_FPGA[isa.TO["timing_wait_until"]]
+                     .payload_bits)
+    return _word(isa.TO["timing_wait_until"], c)
 
 
 def spike_packs(labels: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -153,7 +184,7 @@ class ResponseStream:
 
 
 def decode_from_fpga(words: np.ndarray) -> ResponseStream:
-    """Parse a from-FPGA word stream (hxcomm decoder rules, spec/driver-stack.md §1.1).
+    """Parse a from-FPGA word stream (hxcomm decoder rules, docs/instruction-set.md).
 
     Fast path: when no message is wider than 64 bits every word holds exactly one message.
     """

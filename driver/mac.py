@@ -1,13 +1,15 @@
 """The MAC compiler (grenade `compute::MAC`): a weight matrix and a batch of activations become
 one instruction program; its PPU results become int8 outputs.
 
-Tiling (spec/hardware.md §2.11): inputs in chunks of 128 (synapse drivers), outputs in chunks
+Tiling (docs/instruction-set.md): inputs in chunks of 128 (synapse drivers), outputs in chunks
 of 256 (neurons); tiles alternate between the hemispheres, and a top/bottom pair runs at once.
-Per pair the compiler writes only the fields a multiplication owns, read-modify-write from the
-connection's configuration shadow: crossbar nodes and PADI SPL1 enables, synapse weights and
-labels, driver row modes / receiver / compare mask, column current switches, the PPU reset
-mask. Per batch entry it schedules grenade's sequence (§2.9.2): PPU baseline_read, PPU
-reset_neurons, the events (§2.9.1: sweeps in descending driver order, repeated num_sends times,
+Per pair the compiler writes only the fields a multiplication owns, through the register
+map's layouts, read-modify-write and differentially against the connection's `ChipImage`
+(docs/state-model.md): crossbar nodes and PADI SPL1 enables, synapse weights and labels,
+driver row modes / receiver / compare mask, column current switches, the PPU reset mask. It
+refuses a chip the image says is not in a HAGEN configuration (`ChipNotConfiguredError`).
+Per batch entry it schedules grenade's sequence: PPU baseline_read, PPU reset_neurons, the
+events (sweeps in descending driver order, repeated num_sends times,
 `wait_between_events` apart, hemispheres paired and aligned to the read), PPU read, and the
 read-out of both result vectors. Partial sums of input chunks are added on the host with int8
 saturation.
@@ -19,6 +21,8 @@ program, as grenade's MAC does for hxtorch's `madc_recording_neuron_id`; the sam
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numba import njit
 
@@ -26,9 +30,11 @@ from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
+from hwlayer.regmap.storage import storage_map
 
 from . import instructions as ins
 from .builder import PlaybackProgramBuilder
+from .chip_image import ChipImage
 from .containers import MADCConfig, MADCControl
 from .coordinates import MADCConfigOnDLS, MADCControlOnDLS
 
@@ -47,13 +53,21 @@ H_SETUP = np.uint64(isa.TO["timing_setup"])
 NEURONS = 512  # AtomicNeuronOnDLS: 256 * hemisphere + column
 MADC_SAMPLE_PERIOD = 12  # FPGA cycles: the MADC's fastest rate (about 10.4 MHz)
 MADC_MAX_SAMPLES = (1 << 24) - 1  # MADCConfig.number_of_samples is 24 bits wide
+TIMER_MAX = (1 << isa.TO_FPGA[isa.TO["timing_wait_until"]].payload_bits) - 1
 
 
 def spike_label(hemisphere, driver, activation) -> np.ndarray:
-    """grenade's MAC label: h << 13 | (d % 4) << 14 | (d / 4) << 6 | (32 - a)."""
+    """grenade's MAC label of an activation for driver d of a hemisphere: crossbar input
+    d % 4 (the driver's PADI bus), row select d // 4, the HAGEN address of the activation, and
+    the hemisphere in bit 13, which the MAC's crossbar routes on."""
     d = np.asarray(driver)
-    return (np.asarray(hemisphere) << HEMISPHERE_LABEL_BIT) | ((d % 4) << 14) | (
-        (d // 4) << 6) | (32 - np.asarray(activation))
+    return (np.asarray(hemisphere) << HEMISPHERE_LABEL_BIT) | isa.spike_label(
+        d % 4, d // 4, isa.HAGEN_ACTIVATION_CODE - np.asarray(activation))
+
+
+# label of (hemisphere, driver, activation), for the compiled event loop
+_LABELS = spike_label(*np.meshgrid(np.arange(2), np.arange(ROWS), np.arange(ACTIVATION_MAX + 1),
+                                   indexing="ij")).astype(np.int64)
 
 
 def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -68,6 +82,75 @@ def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
         bad = a[(a < lo) | (a > hi)].ravel()[0]
         raise OverflowError(f"{name} value {bad} is out of range {lo}..{hi}")
     return a.astype(np.int64)
+
+
+class ChipNotConfiguredError(RuntimeError):
+    """What the host knows about the chip says it is not in a HAGEN configuration."""
+
+
+HOW_TO_CONFIGURE = (
+    "configure it first: connection.run(driver.base_config.hagen_base_configuration()"
+    ".to_program()), then optionally a calibration (driver.calibration.calibrate(connection) "
+    "or apply_calibration), or in the torch API hxtorch.init_hardware()")
+
+
+def hagen_problems(image: ChipImage) -> list[str]:
+    """Why the chip in `image` cannot run a HAGEN multiply (empty: it can).
+
+    The checks cover what the MAC depends on but does not write itself: CADC, its neuron
+    readout, the neurons' readout and synaptic inputs, the drivers' HAGEN modulation and the
+    CapMem (all zero = never written)."""
+    def fields(name: str) -> dict[str, np.ndarray]:
+        reg = REGISTERS[name]
+        return reg.layout.decode(image.get(reg.all_addresses()))
+
+    problems = []
+    decoded: dict[str, dict[str, np.ndarray]] = {}
+    for name, field, want in _HAGEN_CHECKS:
+        value = decoded.setdefault(name, fields(name))[field]
+        bad = int((value != want).sum())
+        if bad:
+            problems.append(f"{name}.{field} is not {want} in {bad} of {value.size} places")
+    if not decoded.setdefault("CapMemCell", fields("CapMemCell"))["value"].any():
+        problems.append("the CapMem was never written (all cells 0)")
+    return problems
+
+
+_HAGEN_CHECKS = (  # (register, field, the value the MAC needs everywhere)
+    ("CADCConfig", "enable", 1),
+    ("ColumnCorrelationQuad", "enable_cadc_neuron_readout_causal", 1),
+    ("NeuronConfig", "enable_readout_amplifier", 1),
+    ("NeuronConfig", "readout_source", 0),
+    ("NeuronConfig", "enable_synaptic_input_excitatory", 1),
+    ("NeuronConfig", "enable_synaptic_input_inhibitory", 1),
+    ("SynapseDriverConfig", "enable_hagen_modulation", 1),
+    ("SynapseDriverConfig", "enable_hagen_dac", 1),
+)
+
+
+@cache
+def _hagen_slots() -> np.ndarray:
+    """The storage slots `hagen_problems` reads."""
+    names = {name for name, _, _ in _HAGEN_CHECKS} | {"CapMemCell"}
+    return np.concatenate([storage_map().slot_of[n].ravel() for n in sorted(names)])
+
+
+def check_hagen_configuration(image: ChipImage) -> None:
+    """Raise `ChipNotConfiguredError` unless `image` is in a HAGEN configuration."""
+    problems = image.derived("hagen_problems", hagen_problems, _hagen_slots())
+    if problems:
+        more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise ChipNotConfiguredError(
+            "the MAC cannot trust this chip, it is not in a HAGEN configuration ("
+            + "; ".join(problems[:3]) + more + "): " + HOW_TO_CONFIGURE)
+
+
+def _known_image(connection) -> ChipImage:
+    image = getattr(connection, "shadow", None)
+    if not isinstance(image, ChipImage):
+        raise TypeError(f"MAC.run needs a connection that keeps a ChipImage of its chip "
+                        f"(an EmulatorConnection or RemoteConnection), got {connection!r}")
+    return image
 
 
 class MAC:
@@ -128,6 +211,9 @@ class MAC:
                 madc_neuron, int | np.integer) or not 0 <= madc_neuron < NEURONS):
             raise OverflowError(f"madc_neuron must be an int in 0..{NEURONS - 1}, "
                                 f"got {madc_neuron!r}")
+        if not (hasattr(connection, "run") and hasattr(connection, "shadow")):
+            raise TypeError(f"connection must be a connection (EmulatorConnection, "
+                            f"RemoteConnection), got {type(connection).__name__}")
         x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
@@ -139,7 +225,9 @@ class MAC:
             return out
         builder = PlaybackProgramBuilder()
         reads = []
-        config = self._configuration(connection)
+        image = _known_image(connection)
+        check_hagen_configuration(image)
+        config = self._configuration(image)
         for k in range(0, len(self.tiles), 2):
             pair = self.tiles[k:k + 2]
             builder.append_words(config[k // 2])
@@ -154,33 +242,32 @@ class MAC:
             self.last_madc = (times - info.start_cycle, values)
         for k, n, ticket in reads:
             words = ticket.get().reshape(batch, n, 64)
-            out[:, k:k + n] = _vector_to_columns(words)
+            out[:, k:k + n] = ppu.unpack_vector(words)
         return out
 
     # -- configuration of a tile pair ---------------------------------------------------------
 
-    def _configuration(self, connection) -> list[np.ndarray]:
+    def _configuration(self, image: ChipImage) -> list[np.ndarray]:
         """The configuration words of every tile pair, differential against the connection's
-        shadow. Cached while the shadow holds what it held when they were derived: a MAC that
-        runs again on an unchanged chip reuses them instead of re-encoding every register."""
-        shadow = connection.shadow
+        `ChipImage`. Cached while the image holds what it held when they were derived: a MAC
+        that runs again on an unchanged chip reuses them instead of re-encoding every
+        register."""
         cached = self._config_cache
-        if cached is not None and cached[0] is shadow and np.array_equal(
-                cached[1], shadow.words) and np.array_equal(cached[2], self.weights):
+        if cached is not None and cached[0] is image and np.array_equal(
+                cached[1], image.words) and np.array_equal(cached[2], self.weights):
             return cached[3]
-        diff = _DifferentialWrites(shadow)
+        diff = _DifferentialWrites(image)
         words = []
         for k in range(0, len(self.tiles), 2):
             b = PlaybackProgramBuilder()
-            self._configure(b, self.tiles[k:k + 2], connection, diff)
+            self._configure(b, self.tiles[k:k + 2], diff)
             words.append(b.done().words)
-        self._config_cache = (shadow, shadow.words.copy(), self.weights.copy(), words)
+        self._config_cache = (image, image.words.copy(), self.weights.copy(), words)
         return words
 
-    def _configure(self, b: PlaybackProgramBuilder, pair, connection, diff) -> None:
-        shadow = connection.shadow
-        put = diff.write
-        n_in, n_out = self.weights.shape
+    def _configure(self, b: PlaybackProgramBuilder, pair, diff: _DifferentialWrites) -> None:
+        """The fields a multiplication owns, each through its register's layout; the others
+        (calibration, debug switches) read-modify-write from what the host knows."""
         used_in = np.zeros((2, ROWS), dtype=bool)
         used_out = np.zeros((2, COLUMNS), dtype=bool)
         weights = np.zeros((2, 2 * ROWS, COLUMNS), dtype=np.int64)
@@ -191,66 +278,50 @@ class MAC:
             weights[h, 1:2 * w.shape[0]:2, :w.shape[1]] = np.maximum(w, 0)  # top: excitatory
             weights[h, 0:2 * w.shape[0]:2, :w.shape[1]] = np.maximum(-w, 0)  # bottom: inh.
         # synapse weights and labels through the 1-word views (calibration bits untouched)
-        for name, values in (("SynapseWeightQuad", weights), ("SynapseLabelQuad", None)):
-            reg = REGISTERS[name]
-            h, row, q = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(256),
-                                                        np.arange(64), indexing="ij"))
-            cols = ((q % 32) * 4)[:, None] * 2 + np.arange(4)[None, :] * 2 + (q // 32)[:, None]
-            field = reg.layout.fields[0].name
-            vals = values[h[:, None], row[:, None], cols] if values is not None else 0
-            put(b, reg.addresses(hemisphere=h, row=row, quad=q).ravel(),
-              reg.layout.encode({field: vals}, n=h.size).ravel())
-        # synapse drivers: read-modify-write of the owned fields
-        reg = REGISTERS["SynapseDriverConfig"]
-        h, d = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(ROWS), indexing="ij"))
-        addr = reg.addresses(hemisphere=h, driver=d)
-        fields = reg.layout.decode(shadow.get(addr))
+        hrq = _grid(2, R.SYNAPSE_ROWS, R.QUADS)
+        h, row, q = (g.ravel() for g in hrq)
+        by_quad = weights[h[:, None], row[:, None], R.QUAD_ENTRY_COLUMN[q]]
+        diff.put(b, "SynapseWeightQuad", {"weights": by_quad}, hemisphere=h, row=row, quad=q)
+        diff.put(b, "SynapseLabelQuad", {"labels": 0}, hemisphere=h, row=row, quad=q)
+        # synapse drivers
+        h, d = (g.ravel() for g in _grid(2, ROWS))
         on = used_in[h, d]
-        fields["row_address_compare_mask"] = np.full(h.size, 0b11111)
-        fields["row_mode_top"] = np.where(on, 1, 0)  # excitatory
-        fields["row_mode_bottom"] = np.where(on, 2, 0)  # inhibitory
-        fields["enable_address_out"] = np.zeros(h.size, dtype=np.int64)
-        fields["enable_receiver"] = on.astype(np.int64)
-        put(b, addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
-        # column current switches (rmw: debug switches kept)
-        reg = REGISTERS["ColumnCurrentQuad"]
-        h, q = (g.ravel() for g in np.meshgrid(np.arange(2), np.arange(64), indexing="ij"))
-        addr = reg.addresses(hemisphere=h, quad=q)
-        fields = reg.layout.decode(shadow.get(addr))
-        cols = ((q % 32) * 4)[:, None] * 2 + np.arange(4)[None, :] * 2 + (q // 32)[:, None]
-        on = used_out[h[:, None], cols].astype(np.int64)
-        fields["enable_synaptic_current_excitatory"] = on
-        fields["enable_synaptic_current_inhibitory"] = on
-        put(b, addr.ravel(), reg.layout.encode(fields, n=h.size).ravel())
+        diff.put(b, "SynapseDriverConfig", {
+            "row_address_compare_mask": np.full(h.size, 0b11111),
+            "row_mode_top": np.where(on, 1, 0),  # excitatory
+            "row_mode_bottom": np.where(on, 2, 0),  # inhibitory
+            "enable_address_out": np.zeros(h.size, dtype=np.int64),
+            "enable_receiver": on.astype(np.int64)}, hemisphere=h, driver=d)
+        # column current switches (debug switches kept)
+        h, q = (g.ravel() for g in _grid(2, R.QUADS))
+        on = used_out[h[:, None], R.QUAD_ENTRY_COLUMN[q]].astype(np.int64)
+        diff.put(b, "ColumnCurrentQuad", {"enable_synaptic_current_excitatory": on,
+                                          "enable_synaptic_current_inhibitory": on},
+                 hemisphere=h, quad=q)
         # crossbar: L2 input 8+i -> PADI bus i of hemisphere h, hemisphere selected by bit 13
-        reg = REGISTERS["CrossbarNode"]
         nodes = np.arange(24, 60)
-        fields = reg.layout.decode(shadow.get(reg.addresses(node=nodes)))
         i, out = (nodes - 24) // 9, (nodes - 24) % 9
         hh = out // 4
         route = (out < 8) & (i == out % 4) & (i < np.minimum(used_in.sum(1), 4)[
             np.minimum(hh, 1)])
-        fields["mask"] = np.where(route, 1 << HEMISPHERE_LABEL_BIT, 0)
-        fields["target"] = np.where(route, hh << HEMISPHERE_LABEL_BIT, 1)
-        fields["enable_drop_counter"] = np.where(route, 1, fields["enable_drop_counter"])
-        put(b, reg.addresses(node=nodes).ravel(), reg.layout.encode(fields, n=nodes.size).ravel())
-        # PADI buses: SPL1 enables (rmw)
-        reg = REGISTERS["CommonPADIBusConfig"]
-        addr = reg.addresses(hemisphere=np.arange(2))
-        fields = reg.layout.decode(shadow.get(addr))
+        drop = diff.fields("CrossbarNode", node=nodes)["enable_drop_counter"]
+        diff.put(b, "CrossbarNode", {
+            "mask": np.where(route, 1 << HEMISPHERE_LABEL_BIT, 0),
+            "target": np.where(route, hh << HEMISPHERE_LABEL_BIT, 1),
+            "enable_drop_counter": np.where(route, 1, drop)}, node=nodes)
+        # PADI buses: SPL1 enables
         n_bus = np.minimum(used_in.sum(1), 4)
-        fields["enable_spl1"] = (np.arange(4)[None, :] < n_bus[:, None]).astype(np.int64)
-        put(b, addr.ravel(), reg.layout.encode(fields, n=2).ravel())
+        diff.put(b, "CommonPADIBusConfig", {
+            "enable_spl1": (np.arange(4)[None, :] < n_bus[:, None]).astype(np.int64)},
+            hemisphere=np.arange(2))
         # PPU: reset mask (byte 1 for the used columns) and make sure the program runs
-        mask = np.zeros((2, 64), dtype=np.int64)
-        q = np.arange(64)
-        for e in range(4):
-            cols = ((q % 32) * 4 + e) * 2 + q // 32
-            mask |= used_out[:, cols].astype(np.int64) << (8 * (3 - e))
-        base = R.PPU_MEMORY_BASE + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE
-        put(b, (base + ppu.RESET_MASK_WORD + q).ravel(), mask.ravel())
+        mask = ppu.pack_vector(used_out.astype(np.int64))
+        diff.put(b, "PPUMemoryWord", {"value": mask.ravel()},
+                 ppu=np.repeat(np.arange(2), ppu.VECTOR_WORDS),
+                 word=np.tile(ppu.RESET_MASK_WORD + np.arange(ppu.VECTOR_WORDS), 2))
         ctrl = REGISTERS["PPUControlRegister"]
-        b.write_omnibus(ctrl.addresses(ppu=np.arange(2)).ravel(), [1, 1])
+        b.write_omnibus(ctrl.addresses(ppu=np.arange(2)).ravel(),
+                        ctrl.layout.encode({"inhibit_reset": 1}, n=2).ravel())
 
     # -- the batch -----------------------------------------------------------------------------
 
@@ -265,17 +336,27 @@ class MAC:
         t_reset = PPU_COMMAND_CYCLES + ppu.HOST_WAIT["baseline_read"]
         t_rt = t_reset + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["reset_neurons"] \
             + WAIT_BEFORE_REALTIME
-        status = R.PPU_MEMORY_BASE + ppu.STATUS_WORD + np.arange(2) * R.HEMISPHERE_STRIDE
+        memory = REGISTERS["PPUMemoryWord"]
+        status = memory.addresses(ppu=np.arange(2), word=ppu.STATUS_WORD).ravel()
 
         def command(value):
             return ins.omnibus_write(status, [value, value])
 
         head = np.concatenate([ins.encode("timing_setup"), command(ppu.STATUS["baseline_read"]),
                                ins.wait_until(t_reset), command(ppu.STATUS["reset_neurons"])])
-        result = (R.PPU_MEMORY_BASE + ppu.CADC_RESULT_WORD + np.arange(64)[None, :]
-                  + np.arange(2)[:, None] * R.HEMISPHERE_STRIDE)[:len(pair)].ravel()
-        fetch = ins.omnibus_read(result)
-        words = _assemble(act, ns, W, head, command(ppu.STATUS["read"]), fetch, t_rt)
+        result = memory.addresses(ppu=np.arange(len(pair))[:, None],
+                                  word=ppu.CADC_RESULT_WORD + np.arange(ppu.VECTOR_WORDS))
+        fetch = ins.omnibus_read(result.ravel())
+        longest = int((act > 0).sum(axis=2).max()) * W * ns
+        last = t_rt + longest + 1 + WAIT_AFTER_REALTIME + PPU_COMMAND_CYCLES + READ_WAIT
+        if last > TIMER_MAX:
+            raise ValueError(
+                f"num_sends={ns} x wait_between_events={W} FPGA cycles x "
+                f"{longest // max(W * ns, 1)} active inputs per tile needs the timer to reach "
+                f"{last} cycles, beyond its {TIMER_MAX}: lower num_sends or "
+                "wait_between_events")
+        words = _assemble(act, ns, W, head, command(ppu.STATUS["read"]), fetch, t_rt,
+                          _LABELS)
         return b.append_words(words, responses=batch * fetch.size)
 
 
@@ -305,35 +386,57 @@ def _with_madc(program, neuron: int):
     tail.write(MADCControlOnDLS(), MADCControl(stop_recording=True))
     start, stop = head.done().words, tail.done().words
     program.words = np.concatenate([start, program.words, stop])
+    program.madc_samples = samples
     return program
 
 
 class _DifferentialWrites:
     """Emit only words that differ from what the chip holds (stadls' differential write).
 
-    Compares against the connection's shadow plus what this program has written so far, so a
-    MAC that runs again with the same weights writes (almost) nothing.
+    Compares, through each register's view, against the connection's `ChipImage` plus what
+    this program has written so far, so a MAC that runs again with the same weights writes
+    (almost) nothing, and a weight written through any other view is rewritten.
     """
 
-    def __init__(self, shadow) -> None:
-        self._shadow = shadow
-        self._view = shadow.words.copy()
+    def __init__(self, image: ChipImage) -> None:
+        self.image = image.copy()
 
-    def write(self, b: PlaybackProgramBuilder, addresses, words) -> None:
-        a = np.asarray(addresses, dtype=np.int64)
-        w = np.asarray(words, dtype=np.uint32)
-        pos = np.searchsorted(self._shadow.addresses, a)
-        changed = self._view[pos] != w
+    def fields(self, name: str, **index) -> dict[str, np.ndarray]:
+        """The decoded fields of register `name` at `index` (vectorised), as the chip holds
+        them once this program's writes so far have run."""
+        reg = REGISTERS[name]
+        return reg.layout.decode(self.image.get(reg.addresses(**index)))
+
+    def put(self, b: PlaybackProgramBuilder, name: str, owned: dict, **index) -> None:
+        """Write the `owned` fields of register `name` at `index`, keeping its other fields."""
+        reg = REGISTERS[name]
+        addr = reg.addresses(**index)
+        n = addr.shape[0]
+        old = self.image.get(addr)
+        if len(owned) == len(reg.layout.fields):  # every field owned: nothing to keep
+            fields = dict(owned)
+        else:
+            fields = reg.layout.decode(old)
+            for k, v in owned.items():
+                fields[k] = np.broadcast_to(np.asarray(v, dtype=np.int64), fields[k].shape)
+        a = addr.ravel()
+        w = reg.layout.encode(fields, n=n).ravel().astype(np.uint32)
+        changed = old.ravel() != w
         if changed.any():
-            b.write_omnibus(a[changed], w[changed])
-            self._view[pos[changed]] = w[changed]
+            words = ins.omnibus_write(a[changed], w[changed])
+            b.append_words(words)
+            self.image.update(words)
+
+
+def _grid(*sizes: int) -> list[np.ndarray]:
+    return np.meshgrid(*(np.arange(n) for n in sizes), indexing="ij")
 
 
 @njit(cache=True)
-def _assemble(act, ns, W, head, read_cmd, fetch, t_rt):
-    """All entries' words: head, events, read command, result reads (spec/hardware.md §2.9).
+def _assemble(act, ns, W, head, read_cmd, fetch, t_rt, labels):
+    """All entries' words: head, events, read command, result reads (docs/instruction-set.md).
 
-    Events follow grenade's MACSpikeTrainGenerator (§2.9.1): hemisphere h of an entry has
+    Events follow grenade's MACSpikeTrainGenerator: hemisphere h of an entry has
     C_h labels L_h (ascending driver); slot n = 0 .. N ns - 1 (N = max C_h) sits at T - n W
     (T = N W ns, relative to the realtime start t_rt) and carries L_h[n % C_h] for every h
     with n < C_h ns: the shorter hemisphere is aligned to the end, a sweep in descending
@@ -373,8 +476,7 @@ def _assemble(act, ns, W, head, read_cmd, fetch, t_rt):
                 ch = counts[b, h]
                 if n < ch * ns:
                     d = drivers[h, n % ch]
-                    label = ((h << 13) | ((d % 4) << 14) | ((d // 4) << 6)
-                             | (32 - act[b, h, d]))
+                    label = labels[h, d, act[b, h, d]]
                     payload = (payload << np.uint64(16)) | np.uint64(label)
                     size += 1
             out[k + 1] = (np.uint64(H_PACK_1 + size - 1) << np.uint64(56)) | payload
@@ -394,16 +496,6 @@ def _assemble(act, ns, W, head, read_cmd, fetch, t_rt):
     return out
 
 
-_Q, _E = np.meshgrid(np.arange(64), np.arange(4), indexing="ij")
-_COLUMN_OF_BYTE = (((_Q % 32) * 4 + _E) * 2 + _Q // 32).ravel()  # word q, entry e -> column
-_BYTE_OF_COLUMN = np.argsort(_COLUMN_OF_BYTE)
-
-
-def _vector_to_columns(words: np.ndarray) -> np.ndarray:
-    """PPU result vector words (..., 64) -> int8 values per column (..., 256)."""
-    big_endian = np.ascontiguousarray(words, dtype=">u4")  # entry 0 = the first byte
-    by_entry = big_endian.view(np.int8).reshape(words.shape[:-1] + (256,))
-    return by_entry[..., _BYTE_OF_COLUMN].astype(np.int64)
 
 
 __all__ = ["MAC", "spike_label", "isa"]

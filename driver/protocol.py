@@ -16,7 +16,7 @@ frame of another version far enough to answer it with an error frame.
 Payloads:
 - HELLO (client -> server): UTF-8 JSON {"user": str, "token": str | null, "client": str}.
 - WELCOME (server -> client): UTF-8 JSON {"chip_id", "model_version", "identifier", "session",
-  "user", "max_frame_bytes", "max_queue", "server"}.
+  "user", "max_frame_bytes", "max_queue", "max_result_bytes", "protocol", "server"}.
 - PROGRAM (client -> server): the program's uint64 instruction words, without the halt; the
   server appends the halt. 8 * n bytes.
 - RESULT (server -> client): start cycle (u64), end cycle (u64), then the response words
@@ -33,6 +33,8 @@ import struct
 
 import numpy as np
 
+from . import jsonlimits
+
 MAGIC = b"HXEM"
 PROTOCOL_VERSION = 1
 HEADER = struct.Struct("<4sHBBII")
@@ -41,6 +43,12 @@ RESULT_HEAD = struct.Struct("<QQ")
 ERROR_HEAD = struct.Struct("<H")
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_QUEUE = 32
+DEFAULT_MAX_RESULT_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_HELLO_BYTES = 64 * 1024
+DEFAULT_MAX_JSON_DEPTH = jsonlimits.DEFAULT_MAX_DEPTH
+# the client's caps on what it accepts: a hello-sized WELCOME or ERROR; a RESULT as large as
+# the server's announced maximum (this default before the welcome, or from an older server)
+MAX_CONTROL_FRAME_BYTES = 64 * 1024
 
 
 class FrameType(enum.IntEnum):
@@ -63,6 +71,7 @@ class ErrorCode(enum.IntEnum):
     QUEUE_FULL = 7  # this user has max_queue programs outstanding: the program is refused
     PROGRAM_FAILED = 8  # the chip could not run the program (e.g. no halt echo): per program
     SHUTTING_DOWN = 9  # the server stops: queued programs are refused, then it closes
+    BUSY = 10  # too many connections (in total or from this address): closes
 
     @property
     def closes(self) -> bool:
@@ -108,10 +117,14 @@ def json_frame(frame_type: FrameType, obj: dict, seq: int = 0) -> bytes:
     return header(frame_type, len(payload), seq) + payload
 
 
-def parse_json(payload: bytes) -> dict:
+def parse_json(payload: bytes, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> dict:
+    """A JSON object payload; ProtocolError(MALFORMED) for anything else, including nesting
+    deeper than `max_depth`."""
     try:
-        obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        obj = jsonlimits.loads(payload, max_depth)
+    except jsonlimits.JSONDepthError as e:
+        raise ProtocolError(ErrorCode.MALFORMED, f"payload refused: {e}") from None
+    except ValueError as e:  # not UTF-8, not JSON
         raise ProtocolError(ErrorCode.MALFORMED, f"payload is not UTF-8 JSON: {e}") from None
     if not isinstance(obj, dict):
         raise ProtocolError(ErrorCode.MALFORMED, "payload is not a JSON object")
@@ -135,6 +148,12 @@ def result_frame(seq: int, responses: np.ndarray, start: int, end: int) -> list:
     body = program_payload(responses)
     head = RESULT_HEAD.pack(start, end)
     return [header(FrameType.RESULT, len(head) + body.nbytes, seq), head, body]
+
+
+def result_bytes(response_words: int) -> int:
+    """The payload size of a RESULT frame with `response_words` words (the halt echo included);
+    what the server's `max_result_bytes` bounds."""
+    return RESULT_HEAD.size + 8 * response_words
 
 
 def parse_result(payload: bytes) -> tuple[np.ndarray, int, int]:

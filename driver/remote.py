@@ -4,7 +4,7 @@
 calibration use: `run(program)`, `execute_words(words)`, a local `shadow` of what it wrote,
 `chip_id`, `model_version`, `get_unique_identifier()`, `close()` and the context manager.
 `connection_from_env()` picks a remote or an in-process chip from the environment, like
-hxcomm's `get_connection_from_env` (spec/driver-stack.md §5.3).
+hxcomm's `get_connection_from_env` (docs/server.md).
 """
 
 from __future__ import annotations
@@ -22,11 +22,14 @@ from hwlayer.regmap import instructions as isa
 from hwlayer.regmap.chip_id import parse_chip_id
 
 from . import protocol as P
+from .builder import Program
+from .chip_image import ChipImage
 from .connection import Connection, EmulatorConnection, PlaybackError
 from .protocol import ErrorCode, FrameType, ProtocolError
-from .shadow import ConfigShadow
 
 DEFAULT_RETRY_S = 10.0
+CLIENT_MAX_RESULT_BYTES = 1 << 30  # the most any server may announce as its result limit
+_RECV_CHUNK = 1 << 20  # larger frames grow as their bytes arrive, not as announced
 
 
 class RemoteError(PlaybackError):
@@ -47,6 +50,11 @@ class RemoteConnection(Connection):
     Connecting is retried with exponential backoff for up to `retry_s` seconds (the server may
     still be starting); then `ConnectionError` names host and port. `user` defaults to the
     login name; `token` must match the server's token file if it has one.
+
+    The client trusts no length a server announces: a WELCOME or ERROR may have at most
+    `protocol.MAX_CONTROL_FRAME_BYTES`, a RESULT at most the welcome's `max_result_bytes`
+    (itself at most CLIENT_MAX_RESULT_BYTES); anything else is a `PlaybackError` and the
+    connection is closed.
     """
 
     def __init__(self, host: str, port: int, *, user: str | None = None,
@@ -54,7 +62,7 @@ class RemoteConnection(Connection):
                  timeout_s: float | None = None) -> None:
         self.host, self.port = host, int(port)
         self.user = user or _login_name()
-        self.shadow = ConfigShadow()  # what this connection has written to the chip
+        self.shadow = ChipImage()  # what the host knows this chip holds
         self._lock = threading.Lock()
         self._seq = 0
         self._closed = False
@@ -89,6 +97,23 @@ class RemoteConnection(Connection):
             except OSError:
                 pass
             self._sock.close()
+
+    @property
+    def max_result_bytes(self) -> int:
+        return self.welcome.get("max_result_bytes", P.DEFAULT_MAX_RESULT_BYTES)
+
+    def run(self, program: Program):
+        """As `Connection.run`; a program that asks for more than the server's
+        `max_result_bytes` (its reads, the halt echo and the MADC samples it configures) raises
+        `RemoteError(TOO_LARGE)` before anything is sent."""
+        if isinstance(program, Program):
+            least = sum(program.expected.values()) + 1 + program.madc_samples
+            if P.result_bytes(least) > self.max_result_bytes:
+                raise RemoteError(int(ErrorCode.TOO_LARGE), (
+                    f"the program asks for a result of {least} words "
+                    f"({P.result_bytes(least)} bytes), more than the server's maximum result "
+                    f"of {self.max_result_bytes} bytes; split it"))
+        return super().run(program)
 
     def execute_words(self, words: np.ndarray) -> tuple[np.ndarray, int, int]:
         """Message-level run: to-FPGA words ending with the halt -> (responses, start, end)."""
@@ -127,7 +152,12 @@ class RemoteConnection(Connection):
                         raise err
                     results[k] = err
                 elif ftype == FrameType.RESULT and 0 <= k < sent and results[k] is None:
-                    results[k] = P.parse_result(payload)
+                    try:
+                        results[k] = P.parse_result(payload)
+                    except ProtocolError as e:
+                        self._fail()
+                        raise PlaybackError(f"bad result from {self.host}:{self.port}: {e}"
+                                            ) from None
                 else:
                     self._fail()
                     raise PlaybackError(f"unexpected {ftype.name} frame (seq {seq}) from "
@@ -188,13 +218,34 @@ class RemoteConnection(Connection):
             if ftype != FrameType.WELCOME:
                 raise PlaybackError(f"expected a welcome from {self.host}:{self.port}, got "
                                     f"{ftype.name}")
-            self.welcome = P.parse_json(payload)
+            self.welcome = self._check_welcome(payload)
             sock.settimeout(timeout_s)
         except BaseException:
             sock.close()
             self._closed = True
             raise
         return sock
+
+    def _check_welcome(self, payload: bytes) -> dict:
+        """The welcome's fields, checked: a PlaybackError names what a server got wrong."""
+        try:
+            w = P.parse_json(payload)
+        except ProtocolError as e:
+            raise PlaybackError(f"bad welcome from {self.host}:{self.port}: {e}") from None
+        w.setdefault("max_result_bytes", P.DEFAULT_MAX_RESULT_BYTES)  # an older server
+        checks = {"chip_id": lambda v: isinstance(v, str) or _int_in(v, 0, 1 << 31),
+                  "model_version": lambda v: _int_in(v, 0, 1 << 31),
+                  "identifier": lambda v: isinstance(v, str),
+                  "session": lambda v: _int_in(v, 0, 1 << 63),
+                  "max_frame_bytes": lambda v: _int_in(v, P.HEADER_SIZE, 1 << 32),
+                  "max_queue": lambda v: _int_in(v, 1, 1 << 20),
+                  "max_result_bytes": lambda v: _int_in(v, P.result_bytes(1),
+                                                        CLIENT_MAX_RESULT_BYTES)}
+        bad = [f"{k}={w.get(k)!r}" for k, ok in checks.items() if not ok(w.get(k))]
+        if bad:
+            raise PlaybackError(f"bad welcome from {self.host}:{self.port}: "
+                                f"{', '.join(bad)}")
+        return w
 
     def _send_program(self, seq: int, body: np.ndarray) -> None:
         data = P.program_payload(body)
@@ -222,12 +273,13 @@ class RemoteConnection(Connection):
             return None
 
     def _recv_exact(self, n: int) -> bytearray:
-        buf = bytearray(n)
-        view = memoryview(buf)
+        buf = bytearray(min(n, _RECV_CHUNK))  # grows only as the bytes arrive
         got = 0
         while got < n:
+            if got == len(buf):
+                buf.extend(bytes(min(n - got, len(buf))))
             try:
-                k = self._sock.recv_into(view[got:])
+                k = self._sock.recv_into(memoryview(buf)[got:])
             except OSError as e:
                 self._fail()
                 raise ConnectionError(f"lost the hxemu server at {self.host}:{self.port}: {e}"
@@ -246,6 +298,14 @@ class RemoteConnection(Connection):
         except ProtocolError as e:
             self._fail()
             raise PlaybackError(f"bad frame from {self.host}:{self.port}: {e}") from None
+        welcome = getattr(self, "welcome", None)
+        cap = P.MAX_CONTROL_FRAME_BYTES
+        if ftype == FrameType.RESULT and welcome is not None:
+            cap = welcome["max_result_bytes"]
+        if length > cap:
+            self._fail()
+            raise PlaybackError(f"bad frame from {self.host}:{self.port}: a {ftype.name} frame "
+                                f"of {length} bytes, more than the {cap} this client accepts")
         return ftype, seq, self._recv_exact(length) if length else bytearray()
 
     def _fail(self) -> None:
@@ -257,6 +317,10 @@ class RemoteConnection(Connection):
 
 _HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 _PER_PROGRAM = (ErrorCode.QUEUE_FULL, ErrorCode.PROGRAM_FAILED)
+
+
+def _int_in(v, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
 def _login_name() -> str:

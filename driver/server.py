@@ -11,14 +11,20 @@ the chip passes to another session, the server first runs a switch program: an M
 recording does not survive a hand-over), then the words where the chip's image differs from
 the incoming session's (its reinit program). A session therefore never sees another's
 configuration, and results go only to the session that sent the program. Each session has its
-own image (not each user) because each client's driver keeps its own configuration shadow;
+own image (not each user) because each client's driver keeps its own `ChipImage` (shadow);
 sessions of the same user share that user's turn.
 
-Limits: frames larger than `max_frame_bytes` and malformed, truncated or stalled frames get an
-error frame and the connection is closed; a user may have at most `max_queue` programs
-outstanding (queued, running, or with the result not yet sent); with a token configured, a
-client without the right token is refused before any program runs. SIGINT/SIGTERM: stop
-accepting, refuse what is queued, finish the program that runs, send its result, close.
+Limits (`ServerConfig`, docs/server.md "Limits"): everything a client can make the server
+hold is bounded. Before the hello is accepted a connection may send at most `max_hello_bytes`
+within `hello_timeout_s`, and the stream buffers stay small; connections are limited per
+address and in total; frames larger than `max_frame_bytes` and malformed, truncated or stalled
+frames get an error frame and the connection is closed; a user may have at most `max_queue`
+programs outstanding (queued, running, or with the result not yet sent); answers a client does
+not read are bounded (`max_unread_answers`, `write_timeout_s`: then it is disconnected); a
+result may not exceed `max_result_bytes`; JSON may nest `max_json_depth` levels. With a token
+configured, a client without the right token is refused before any program runs.
+SIGINT/SIGTERM: stop accepting, refuse what is queued, finish the program that runs, send its
+result, close.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import hmac
 import logging
 import os
 import re
+import resource
 import select
 import signal
 import subprocess
@@ -45,7 +52,12 @@ import numpy as np
 from hwlayer.regmap import instructions as isa
 
 from . import protocol as P
-from .arguments import chip_id_argument
+from .arguments import (
+    chip_id_argument,
+    int_argument,
+    non_negative_argument,
+    positive_argument,
+)
 from .builder import PlaybackProgramBuilder
 from .chip_image import ChipImage
 from .connection import EmulatorConnection, PlaybackError
@@ -57,7 +69,9 @@ log = logging.getLogger("hxemu.server")
 
 _HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 MAX_USER_LENGTH = 64
-STREAM_LIMIT = 4 * 1024 * 1024
+STREAM_LIMIT = 4 * 1024 * 1024  # buffer of an authenticated connection (big program frames)
+HELLO_STREAM_LIMIT = 16 * 1024  # before the hello: the reader buffers at most twice this
+FD_RESERVE = 32  # file descriptors kept free of client connections (logs, the chip, ...)
 
 
 def _madc_stop() -> np.ndarray:
@@ -75,8 +89,15 @@ class ServerConfig:
     token: str | None = None
     max_frame_bytes: int = P.DEFAULT_MAX_FRAME_BYTES
     max_queue: int = P.DEFAULT_MAX_QUEUE
-    hello_timeout_s: float = 10.0  # the hello must arrive this soon after connecting
+    hello_timeout_s: float = 5.0  # the whole hello must arrive this soon after connecting
     frame_timeout_s: float = 30.0  # a frame, once begun, must be complete this soon
+    max_hello_bytes: int = P.DEFAULT_MAX_HELLO_BYTES  # largest hello payload
+    max_connections: int = 256  # open connections in total (clamped to the file limit)
+    max_connections_per_address: int = 64  # open connections from one client address
+    max_unread_answers: int = 256  # answers queued for a client that does not read them
+    write_timeout_s: float = 30.0  # an answer must leave within this time
+    max_result_bytes: int = P.DEFAULT_MAX_RESULT_BYTES  # largest RESULT payload
+    max_json_depth: int = P.DEFAULT_MAX_JSON_DEPTH  # nesting of the hello's JSON
 
 
 @dataclass
@@ -89,6 +110,7 @@ class _Session:
     out: asyncio.Queue = field(default_factory=asyncio.Queue)
     ending: bool = False  # no more frames are queued for it
     closed: bool = False  # its socket failed or is closed
+    dropped_why: str | None = None  # why the server disconnected it (it did not read)
     programs: int = 0  # programs run
     failed: int = 0  # programs the chip could not run
     refused: int = 0  # programs refused (queue full)
@@ -169,11 +191,17 @@ class ChipServer:
 
     def __init__(self, config: ServerConfig, connection: EmulatorConnection | None = None
                  ) -> None:
-        if config.max_queue < 1:
-            raise ValueError(f"max_queue must be >= 1, got {config.max_queue}")
-        if config.max_frame_bytes < P.HEADER_SIZE:
-            raise ValueError(f"max_frame_bytes must be >= {P.HEADER_SIZE}, got "
-                             f"{config.max_frame_bytes}")
+        for name in ("max_queue", "max_connections", "max_connections_per_address",
+                     "max_unread_answers", "max_json_depth"):
+            if getattr(config, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(config, name)}")
+        for name, least in (("max_frame_bytes", P.HEADER_SIZE), ("max_hello_bytes", 64),
+                            ("max_result_bytes", P.result_bytes(1))):
+            if getattr(config, name) < least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(config, name)}")
+        for name in ("hello_timeout_s", "frame_timeout_s", "write_timeout_s"):
+            if not getattr(config, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(config, name)}")
         if config.token is not None and not config.token:
             raise ValueError("the token must not be empty")
         self.config = config
@@ -191,6 +219,10 @@ class ChipServer:
         self._tasks: set[asyncio.Task] = set()  # session writers
         self._handlers: set[asyncio.Task] = set()  # session readers
         self._next_session = 1
+        self._open = collections.Counter()  # open connections per client address
+        self.max_connections = _fit_file_limit(config.max_connections)
+        # an MADC recording that alone could exceed the result limit is refused before it runs
+        self._max_madc_samples = (config.max_result_bytes - P.result_bytes(0)) // 8
         self._work = asyncio.Event()
         self._stopping = False
         self._server: asyncio.base_events.Server | None = None
@@ -200,9 +232,9 @@ class ChipServer:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> tuple[str, int]:
-        # a large stream buffer limit: big program frames arrive in few pause/resume cycles
+        # a small stream buffer until the hello is accepted; then a large one (_handle)
         self._server = await asyncio.start_server(self._handle, self.config.host,
-                                                  self.config.port, limit=STREAM_LIMIT)
+                                                  self.config.port, limit=HELLO_STREAM_LIMIT)
         host, port = self._server.sockets[0].getsockname()[:2]
         self.address = (host, port)
         return self.address
@@ -265,6 +297,13 @@ class ChipServer:
             try:
                 responses, start, end = await loop.run_in_executor(self._pool, self._execute,
                                                                    job)
+                size = P.result_bytes(responses.size)
+                if size > self.config.max_result_bytes:
+                    del responses
+                    raise PlaybackError(
+                        f"the result of {size} bytes exceeds the server's maximum of "
+                        f"{self.config.max_result_bytes} bytes (--max-result-bytes): ask for "
+                        "less per program")
                 frame = P.result_frame(job.seq, responses, start, end)
                 s.programs += 1
             except PlaybackError as e:
@@ -286,8 +325,13 @@ class ChipServer:
         if self._holder is not s or self._chip_image is None:
             self._switch_to(s)
         try:
-            responses, start, end = conn.execute_words(job.words)
-        except PlaybackError:
+            responses, start, end = conn.execute_words(job.words,
+                                                       max_madc_samples=self._max_madc_samples)
+        except PlaybackError as e:
+            if "MADC samples" in str(e) and "allowed" in str(e):  # refused before it ran
+                raise PlaybackError(f"{e} by the server's maximum result of "
+                                    f"{self.config.max_result_bytes} bytes "
+                                    "(--max-result-bytes)") from None
             self._chip_image, self._holder = None, None  # a failed run may have changed anything
             raise
         s.image.update(job.words)  # the chip's image too: it is the holder's
@@ -320,7 +364,21 @@ class ChipServer:
             if counted:
                 self._scheduler.release(s.user)
             return
+        if s.out.qsize() >= self.config.max_unread_answers:
+            self._drop(s, f"does not read its answers ({s.out.qsize()} unsent, the server's "
+                          "--max-unread-answers)")
+            if counted:
+                self._scheduler.release(s.user)
+            return
         s.out.put_nowait((pieces, counted))
+
+    def _drop(self, s: _Session, why: str) -> None:
+        """Disconnect a client that does not read: its unsent answers are discarded."""
+        if s.dropped_why is None:
+            s.dropped_why = why
+            self.stats["dropped_sessions"] += 1
+        s.closed = True
+        s.writer.transport.abort()
 
     def _end(self, s: _Session) -> None:
         """Queue nothing more for `s`; its writer sends what is queued, then stops."""
@@ -337,25 +395,28 @@ class ChipServer:
             try:
                 if not s.closed:
                     s.writer.writelines(pieces)
-                    await s.writer.drain()
+                    await asyncio.wait_for(s.writer.drain(), self.config.write_timeout_s)
             except (ConnectionError, OSError):
                 s.closed = True
+            except TimeoutError:
+                self._drop(s, f"does not read its answers (none left within "
+                              f"{self.config.write_timeout_s:g} s, the server's "
+                              "--write-timeout)")
             finally:
                 if counted:
                     self._scheduler.release(s.user)
         # nothing is queued after the None (_send refuses once the session is ending)
 
-    async def _read_frame(self, reader: asyncio.StreamReader, first_timeout: float | None
+    async def _read_frame(self, reader: asyncio.StreamReader, hello: bool = False
                           ) -> tuple[FrameType, int, bytes] | None:
-        """The next frame, None at a clean end of the stream; ProtocolError otherwise."""
+        """The next frame, None at a clean end of the stream; ProtocolError otherwise.
+
+        `hello`: the first frame, whose payload may have at most `max_hello_bytes`."""
         cfg = self.config
         try:
-            first = await asyncio.wait_for(reader.readexactly(1), first_timeout)
+            first = await reader.readexactly(1)
         except asyncio.IncompleteReadError:
             return None
-        except TimeoutError:
-            raise ProtocolError(ErrorCode.PROTOCOL, f"no hello within {first_timeout} s"
-                                ) from None
         try:
             try:
                 head = first + await asyncio.wait_for(reader.readexactly(P.HEADER_SIZE - 1),
@@ -365,6 +426,9 @@ class ChipServer:
                                     f"header ({1 + len(e.partial)} of {P.HEADER_SIZE} bytes)"
                                     ) from None
             ftype, seq, length = P.parse_header(head, cfg.max_frame_bytes)
+            if hello and length > cfg.max_hello_bytes:
+                raise ProtocolError(ErrorCode.TOO_LARGE, f"a first frame (the hello) of {length} "
+                                    f"bytes exceeds the maximum of {cfg.max_hello_bytes} bytes")
             payload = await asyncio.wait_for(reader.readexactly(length), cfg.frame_timeout_s) \
                 if length else b""
         except asyncio.IncompleteReadError as e:
@@ -379,7 +443,7 @@ class ChipServer:
         """The user name of a valid hello (ProtocolError otherwise; `.user` if one was named)."""
         if ftype != FrameType.HELLO:
             raise ProtocolError(ErrorCode.PROTOCOL, f"expected a hello frame, got {ftype.name}")
-        hello = P.parse_json(payload)
+        hello = P.parse_json(payload, self.config.max_json_depth)
         user = hello.get("user")
         if not isinstance(user, str) or not 0 < len(user) <= MAX_USER_LENGTH \
                 or not user.isprintable():
@@ -394,16 +458,59 @@ class ChipServer:
                 raise e
         return user
 
+    def _busy(self, host: str) -> str | None:
+        """Why a new connection from `host` is refused (too many open), or None."""
+        cfg = self.config
+        if self._open.total() >= self.max_connections:
+            return (f"too many connections: {self._open.total()} open, the server's maximum "
+                    f"is {self.max_connections} (--max-connections)")
+        if self._open[host] >= cfg.max_connections_per_address:
+            return (f"too many connections from {host}: {self._open[host]} open, the "
+                    f"maximum per address is {cfg.max_connections_per_address} "
+                    "(--max-connections-per-address)")
+        return None
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
-        peer = f"{host}:{port}"
+        busy = self._busy(host)
+        if busy is not None:
+            self.stats["busy"] += 1
+            log.info("refused peer=%s:%s: %s", host, port, busy)
+            writer.write(P.error_frame(ErrorCode.BUSY, busy))  # fits the socket buffer
+            writer.close()
+            return
+        self._open[host] += 1
+        try:
+            await self._serve_client(reader, writer, f"{host}:{port}")
+        finally:
+            self._open[host] -= 1
+            if self._open[host] <= 0:
+                del self._open[host]
+
+    async def _refuse(self, writer: asyncio.StreamWriter, code: ErrorCode, message: str
+                      ) -> None:
+        try:
+            writer.write(P.error_frame(code, message))
+            await asyncio.wait_for(writer.drain(), 5.0)
+        except (ConnectionError, OSError, TimeoutError):
+            pass
+        writer.close()
+
+    async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            peer: str) -> None:
         if self._stopping:
             writer.write(P.error_frame(ErrorCode.SHUTTING_DOWN, "the server is shutting down"))
             writer.close()
             return
         reason = "closed by the client"
         try:
-            frame = await self._read_frame(reader, self.config.hello_timeout_s)
+            try:
+                frame = await asyncio.wait_for(self._read_frame(reader, hello=True),
+                                               self.config.hello_timeout_s)
+            except TimeoutError:
+                raise ProtocolError(ErrorCode.TRUNCATED, f"no complete hello within "
+                                    f"{self.config.hello_timeout_s:g} s (--hello-timeout)"
+                                    ) from None
             if frame is None:
                 log.info("refused peer=%s: closed before the hello", peer)
                 writer.close()
@@ -411,14 +518,14 @@ class ChipServer:
             user = self._hello(frame[0], frame[2])
         except ProtocolError as e:
             claimed = getattr(e, "user", None)
+            self.stats["refused"] += 1
             log.info("refused %speer=%s: %s", f"user={claimed} " if claimed else "", peer, e)
-            try:
-                writer.write(P.error_frame(e.code, str(e)))
-                await asyncio.wait_for(writer.drain(), 5.0)
-            except (ConnectionError, OSError, TimeoutError):
-                pass
+            await self._refuse(writer, e.code, str(e))
+            return
+        except (ConnectionError, OSError):
             writer.close()
             return
+        reader._limit = STREAM_LIMIT  # authenticated: big frames arrive in few pause cycles
         handler = asyncio.current_task()
         self._handlers.add(handler)
         handler.add_done_callback(self._handlers.discard)
@@ -433,11 +540,12 @@ class ChipServer:
             "identifier": self.connection.get_unique_identifier(), "session": s.id,
             "user": user, "max_frame_bytes": self.config.max_frame_bytes,
             "max_queue": self.config.max_queue, "protocol": P.PROTOCOL_VERSION,
+            "max_result_bytes": self.config.max_result_bytes,
             "server": "hxemu"})], counted=False)
         log.info("connect user=%s session=%d peer=%s", user, s.id, peer)
         try:
             while True:
-                frame = await self._read_frame(reader, None)
+                frame = await self._read_frame(reader)
                 if frame is None:
                     break
                 ftype, seq, payload = frame
@@ -446,12 +554,19 @@ class ChipServer:
                                         f"unexpected {ftype.name} frame from a client")
                 words = np.concatenate([P.parse_program(payload), _HALT])
                 self._submit(s, seq, words)
+                if s.closed:  # dropped (it does not read): what it buffered is not read
+                    break
+                # frames already buffered are read without suspending: let the writers and
+                # the other clients run between two of them
+                await asyncio.sleep(0)
         except ProtocolError as e:
             reason = f"{e.code.name}: {e}"
             self._send(s, [P.error_frame(e.code, str(e))], counted=False)
         except (ConnectionError, OSError) as e:
             reason = f"connection lost ({e})"
         finally:
+            if s.dropped_why is not None:
+                reason = f"disconnected by the server: {s.dropped_why}"
             dropped = self._scheduler.remove_session(s)
             for _ in dropped:
                 self._scheduler.release(s.user)
@@ -481,37 +596,84 @@ class ChipServer:
         self._work.set()
 
 
+def _fit_file_limit(wanted: int) -> int:
+    """`wanted` connections, fewer if the process's file limit cannot hold them plus
+    FD_RESERVE (the soft limit is raised towards the hard one first): the server refuses
+    connections with BUSY rather than failing to accept (EMFILE) or to open files."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):  # pragma: no cover - no such limit here
+        return wanted
+    need = wanted + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (OSError, ValueError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return wanted
+    fit = max(1, soft - FD_RESERVE)
+    log.warning("the file limit (%d) holds only %d connections: --max-connections %d "
+                "lowered to %d", soft, fit, wanted, fit)
+    return fit
+
+
 # -- command line ----------------------------------------------------------------------------
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_port = int_argument(0, 65535, " (0: any free port)")
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
-    if not value > 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be > 0 seconds, got {text}")
     return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The `serve` options (shared by `hxemu serve` and `python -m driver.server`)."""
-    p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port)")
+    p.add_argument("--port", type=_port, required=True, help="TCP port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: loopback only)")
     p.add_argument("--chip-id", type=chip_id_argument, default=0, help="int or 'ideal' (default 0)")
-    p.add_argument("--seed", type=int, default=None, help="temporal noise seed")
+    p.add_argument("--seed", type=non_negative_argument, default=None, help="temporal noise seed")
     p.add_argument("--token-file", default=None,
                    help="file holding the token clients must present (QUIGGELDY_TOKEN)")
-    p.add_argument("--max-frame-bytes", type=_positive, default=P.DEFAULT_MAX_FRAME_BYTES,
+    p.add_argument("--max-frame-bytes", type=positive_argument, default=P.DEFAULT_MAX_FRAME_BYTES,
                    help=f"largest frame accepted (default {P.DEFAULT_MAX_FRAME_BYTES})")
-    p.add_argument("--max-queue", type=_positive, default=P.DEFAULT_MAX_QUEUE,
+    p.add_argument("--max-queue", type=positive_argument, default=P.DEFAULT_MAX_QUEUE,
                    help=f"programs a user may have outstanding (default {P.DEFAULT_MAX_QUEUE})")
     p.add_argument("--frame-timeout", type=_seconds, default=30.0,
-                   help="seconds a begun frame (or the hello) may take (default 30)")
+                   help="seconds a begun frame may take (default 30)")
+    d = ServerConfig()
+    p.add_argument("--hello-timeout", type=_seconds, default=d.hello_timeout_s,
+                   help="seconds from connecting until the whole hello has arrived "
+                        f"(default {d.hello_timeout_s:g})")
+    p.add_argument("--max-hello-bytes", type=positive_argument, default=d.max_hello_bytes,
+                   help=f"largest hello, read before the token is checked (default "
+                        f"{d.max_hello_bytes})")
+    p.add_argument("--max-connections", type=positive_argument, default=d.max_connections,
+                   help=f"open connections in total (default {d.max_connections}; lowered to "
+                        "fit the file limit)")
+    p.add_argument("--max-connections-per-address", type=positive_argument,
+                   default=d.max_connections_per_address,
+                   help=f"open connections from one address (default "
+                        f"{d.max_connections_per_address})")
+    p.add_argument("--max-unread-answers", type=positive_argument, default=d.max_unread_answers,
+                   help="answers queued for a client that does not read them before it is "
+                        f"disconnected (default {d.max_unread_answers})")
+    p.add_argument("--write-timeout", type=_seconds, default=d.write_timeout_s,
+                   help="seconds an answer may wait for the client to read before it is "
+                        f"disconnected (default {d.write_timeout_s:g})")
+    p.add_argument("--max-result-bytes", type=positive_argument, default=d.max_result_bytes,
+                   help=f"largest result of one program (default {d.max_result_bytes})")
+    p.add_argument("--max-json-depth", type=positive_argument, default=d.max_json_depth,
+                   help=f"nesting allowed in the hello's JSON (default {d.max_json_depth})")
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -523,8 +685,15 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             raise ValueError(f"token file {args.token_file} is empty")
     return ServerConfig(host=args.host, port=args.port, chip_id=args.chip_id, seed=args.seed,
                         token=token, max_frame_bytes=args.max_frame_bytes,
-                        max_queue=args.max_queue, hello_timeout_s=args.frame_timeout,
-                        frame_timeout_s=args.frame_timeout)
+                        max_queue=args.max_queue, hello_timeout_s=args.hello_timeout,
+                        frame_timeout_s=args.frame_timeout,
+                        max_hello_bytes=args.max_hello_bytes,
+                        max_connections=args.max_connections,
+                        max_connections_per_address=args.max_connections_per_address,
+                        max_unread_answers=args.max_unread_answers,
+                        write_timeout_s=args.write_timeout,
+                        max_result_bytes=args.max_result_bytes,
+                        max_json_depth=args.max_json_depth)
 
 
 def serve(config: ServerConfig, *, ready=None) -> int:

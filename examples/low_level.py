@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     for c, coord in enumerate(cells):
         builder.write(coord, CapMemCell(value=400 + 10 * c))
 
-    # 3. a synapse driver in hagen mode (the MAC configuration of spec/hardware.md §3.2)
+    # 3. a synapse driver in hagen mode (the MAC's driver configuration, docs/instruction-set.md)
     driver = SynapseDriverOnDLS(hemisphere=1, driver=17)
     config = SynapseDriverConfig(
         offset=7, enable_hagen_dac=True, row_address_compare_mask=0b11111,

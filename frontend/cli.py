@@ -10,13 +10,16 @@ from collections import Counter
 from importlib import metadata
 
 from driver import EmulatorConnection
-from driver.arguments import chip_id_argument
+from driver.arguments import chip_id_argument, non_negative_argument
 from driver.cocolist_file import (
     CocolistFileError,
     FieldChange,
+    check_writable,
     cocolist_to_json,
     diff_cocolists,
+    encode_cocolist,
     load_cocolist,
+    save_or_keep,
 )
 from driver.info import chip_identity, register_regions
 from driver.server import add_arguments as add_serve_arguments
@@ -90,10 +93,19 @@ def _change_text(ch: FieldChange) -> str:
 
 
 def cmd_cocolist_diff(args: argparse.Namespace) -> int:
-    """Compare two cocolist files after squash; exit 0 if equal, 1 if they differ."""
+    """Compare two cocolist files after squash; exit 0 if equal, 1 if they differ (also when
+    the reader of the output stops early, as `| head` does)."""
     a, _ = load_cocolist(args.a)
     b, _ = load_cocolist(args.b)
     d = diff_cocolists(a, b)
+    try:
+        _print_diff(args, a, b, d)
+    except BrokenPipeError:
+        _silence_stdout()
+    return 1 if d else 0
+
+
+def _print_diff(args: argparse.Namespace, a, b, d) -> None:
     print(f"--- {args.a} ({len(a)} entries)")
     print(f"+++ {args.b} ({len(b)} entries)")
     for coord, item in d.removed:
@@ -106,10 +118,17 @@ def cmd_cocolist_diff(args: argparse.Namespace) -> int:
             print(f"    {_change_text(ch)}")
     if not d:
         print("no differences after squash (waits are not compared)")
-        return 0
+        return
     print(f"{len(d.added)} added, {len(d.removed)} removed, {len(d.changed)} changed "
           "(after squash)")
-    return 1
+    sys.stdout.flush()  # a closed pipe shows here, inside the BrokenPipeError handler
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away: drop what is still buffered (no second error at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 SUMMARY_ROWS = (
@@ -130,6 +149,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     if args.chip_id == "ideal":
         raise ValueError("the ideal chip has no mismatch: there is nothing to calibrate")
+    check_writable(args.output)  # before minutes of work, not after
     with EmulatorConnection(args.chip_id, seed=args.seed) as conn, \
             tqdm(total=10, desc="calibrating", unit="step", file=sys.stderr,
                  disable=args.quiet) as bar:
@@ -139,10 +159,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
         result = calibrate(conn, progress=progress)
         bar.update(bar.total - bar.n)
-        result.to_cocolist().save(args.output, {
+        save_or_keep(args.output, encode_cocolist(result.to_cocolist(), {
             "chip_id": args.chip_id, "model_version": conn.model_version, "kind": "hagen",
             "seed": args.seed, "summary": result.summary,
-            "wall_time_s": round(result.wall_time_s, 2)})
+            "wall_time_s": round(result.wall_time_s, 2)}), "calibration")
     before, after = result.summary["before"], result.summary["after"]
     print(f"calibrated chip {args.chip_id} in {result.wall_time_s:.1f} s -> {args.output}")
     print(f"  {'property':<30} {'before':>10} {'after':>10}  target")
@@ -163,8 +183,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_yinyang(args: argparse.Namespace) -> int:
     """The main job: the Yin-Yang hardware-in-the-loop tutorial (docs/yinyang.md)."""
+    from pathlib import Path
+
     from .yinyang import run_from_args
 
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"cannot write to {out}: it is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "summary.json")  # before the training, not after
     run_from_args(args)
     return 0
 
@@ -193,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="calibrate a chip for HAGEN mode, write a .pbin")
     cal.add_argument("--chip-id", type=chip_id_argument, default=0, help="int (default 0)")
     cal.add_argument("-o", "--output", default="hagen_cocolist.pbin", help="the .pbin to write")
-    cal.add_argument("--seed", type=int, default=None, help="temporal noise seed")
+    cal.add_argument("--seed", type=non_negative_argument, default=None, help="temporal noise seed")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
     yy = sub.add_parser(
@@ -218,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line; files are written atomically or not at all
+        print(f"\n{parser.prog}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `hxemu info | head`
-        sys.stderr.close()
+        _silence_stdout()
         return 0
     except (CocolistFileError, ValueError, OSError) as e:
         print(f"{parser.prog}: error: {e}", file=sys.stderr)

@@ -8,13 +8,14 @@ run unchanged against the emulated chip (in-process, or a `hxemu serve` chip ser
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from driver import connection_from_env, remote_enabled
 from driver.calibration import default_calibration
 from driver.cocolist import Cocolist
+from driver.cocolist_file import atomic_write_bytes, save_or_keep
+
+__all__ = ["save_nightly_calibration", "save_or_keep", "setup_hardware_client"]
 
 from . import logger
 from .core import resolve_chip_id
@@ -79,13 +80,8 @@ def save_nightly_calibration(filename: str = "hagen_cocolist.pbin",
     finally:
         for bar in bars:
             bar.close()
-    # copy atomically: never leave a half-written calibration behind
-    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.",
-                                     delete=False) as tmp:
-        with open(source, "rb") as src:
-            shutil.copyfileobj(src, tmp)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, target)
+    # atomically, with the permissions of any other new file: never a half-written calibration
+    # or a temporary file left behind (interrupted included)
+    atomic_write_bytes(target, source.read_bytes())
     _log.INFO(f'Default calibration of chip {chip_id} written to "{target}"')
     return target

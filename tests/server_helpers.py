@@ -41,10 +41,11 @@ def mac_program(batch: int, weight: int = 21, activation: int = 10) -> np.ndarra
     """Words (without the halt) of a complete MAC program (base configuration included) of
     `batch` entries on 128 x 256: a program that takes the chip a while."""
     conn = EmulatorConnection("ideal")
+    base = hagen_base_configuration().to_program()
+    conn.run(base)  # the MAC refuses a chip its connection does not know to be configured
     cap = _Capture(conn)
-    base = hagen_base_configuration().to_program().words
     MAC(np.full((128, 256), weight)).run(np.full((batch, 128), activation), cap)
-    return np.concatenate([base, cap.words])
+    return np.concatenate([base.words, cap.words])
 
 
 class RawClient:

@@ -1,4 +1,4 @@
-"""HAGEN calibration: the right column of ARCHITECTURE.md §2 on two chips, through the public
+"""HAGEN calibration: the targets of docs/calibration.md on two chips, through the public
 path; saved calibrations; the search pieces."""
 
 import warnings

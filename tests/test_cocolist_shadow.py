@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from driver import EmulatorConnection, PlaybackProgramBuilder
 from driver.base_config import hagen_base_configuration
+from driver.chip_image import ChipImage
 from driver.cocolist import Cocolist
 from driver.containers import (
     CADCSampleQuad,
@@ -26,7 +27,6 @@ from driver.coordinates import (
     SynapseDriverOnDLS,
     TimerOnDLS,
 )
-from driver.shadow import ConfigShadow
 
 cells = st.builds(lambda b, c, r, v: (CapMemCellOnDLS(block=b, column=c, row=r),
                                       CapMemCell(value=v)),
@@ -123,4 +123,4 @@ def test_shadow_matches_what_the_chip_reads_back():
     conn.run(b.done())
     for c, t in zip(coords, tickets):
         assert conn.shadow.read(c, SynapseDriverConfig) == t.get()
-    assert isinstance(ConfigShadow().words, np.ndarray)
+    assert isinstance(ChipImage().words, np.ndarray)

@@ -165,7 +165,7 @@ def test_class_constants():
         "membrane", "exc_synin", "inh_synin", "adaptation"]
 
 
-# --- golden words (spec/hardware.md §3, driver-stack.md §1.2) ------------------------------------
+# --- golden words (docs/register-map.md, docs/instruction-set.md) ----------------------------
 
 def mac_driver(hagen_dac_offset: int) -> c.SynapseDriverConfig:
     RowMode = c.SynapseDriverConfig.RowMode

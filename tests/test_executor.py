@@ -53,7 +53,7 @@ def test_state_persists_across_programs():
 
 
 def test_reset_values_from_the_register_map(chip):
-    # SynapseDriverConfig driver 0 top: 0x3e00, 0x3f00, 0x40 (spec/hardware.md §3.2)
+    # SynapseDriverConfig driver 0 top: 0x3e00, 0x3f00, 0x40 (docs/register-map.md)
     r = run(Chip(0), ins.omnibus_read([0x110400, 0x110401, 0x110402]))
     assert decoded(r)[1][:3] == [0x3E00, 0x3F00, 0x40]
 

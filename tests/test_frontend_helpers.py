@@ -94,3 +94,23 @@ def test_calibrated_default_chip_mock_parameter_and_agreement(nightly):
     diff = (hw - mock)[linear]
     assert abs(float(diff.mean())) <= 1.0
     assert float(diff.std()) <= 2 * p.noise_std
+
+
+def test_save_nightly_calibration_writes_like_any_file_and_leaves_no_temporary(
+        nightly, tmp_path, monkeypatch):
+    from driver import cocolist_file as cf
+
+    umask = cf._umask()
+    path = save_nightly_calibration("mode.pbin", folder=tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+
+    def interrupted(f, data):
+        f.write(data[:100])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cf, "_write_all", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_nightly_calibration("mode.pbin", folder=tmp_path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mode.pbin"]
+    assert path.read_bytes() == nightly.read_bytes()

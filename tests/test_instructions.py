@@ -1,4 +1,4 @@
-"""Instruction codec: golden words of spec/driver-stack.md §1.2 and round-trip properties."""
+"""Instruction codec: golden words of docs/instruction-set.md and round-trip properties."""
 
 import numpy as np
 import pytest

@@ -204,7 +204,9 @@ def test_a_client_killed_mid_program_costs_only_its_own_work(server, bystander):
     while "disconnect user=victim" not in server.log() and time.monotonic() < deadline:
         time.sleep(0.05)
     line = re.search(r"disconnect user=victim .*", server.log()).group(0)
-    assert "connection lost" in line or "closed by the client" in line, line
+    # killed while its frames were still on the way (a loaded machine), the last is cut short
+    assert ("connection lost" in line or "closed by the client" in line
+            or "ended inside a frame" in line), line
     ran, dropped = (int(v) for v in re.search(r"programs=(\d+) .* dropped=(\d+)", line).groups())
     assert ran + dropped <= 4 and ran < 4, line  # what was queued was dropped, nothing more
     # its outstanding programs were released: the same user may queue a full window again

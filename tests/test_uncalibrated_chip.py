@@ -1,4 +1,5 @@
-"""The uncalibrated chip (HAGEN base configuration) shows the left column of ARCHITECTURE §2.
+"""The uncalibrated chip (HAGEN base configuration) shows the uncalibrated properties of
+docs/analog-model.md.
 
 Everything is measured through the public driver API (MAC results, CADC reads of hand-built
 programs) at the operating points the table defines, on chip ids 0 and 1:

@@ -69,4 +69,4 @@ def test_yinyang_rejects_bad_options(capsys):
     assert e.value.code == 2
     with pytest.raises(SystemExit):
         cli.main(["yinyang", "--mock-epochs", "-1"])
-    assert "expected an int >= 0" in capsys.readouterr().err
+    assert "--mock-epochs: must be >= 0, got -1" in capsys.readouterr().err

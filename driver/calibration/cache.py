@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..cocolist import Cocolist
-from ..cocolist_file import load_cocolist
+from ..cocolist_file import CocolistFileError, load_cocolist
 from ..connection import EmulatorConnection
 from .hagen import calibrate
 
@@ -37,19 +37,28 @@ def default_calibration_path(chip_id: int, model_version: int) -> Path:
 
 def default_calibration(chip_id: int, *, progress: Callable[[str], None] | None = None
                         ) -> tuple[Path, Cocolist, dict]:
-    """(path, cocolist, metadata) of the cached default calibration, created on first use."""
+    """(path, cocolist, metadata) of the cached default calibration, created on first use.
+
+    A cached file that cannot be read (corrupted, truncated, foreign) is made again, with a
+    warning: it is a cache, so nothing of the user's is lost."""
     if chip_id == "ideal":
         raise ValueError("the ideal chip has no default calibration: there is nothing to "
                          "calibrate")
     with EmulatorConnection(chip_id, seed=CALIBRATION_SEED) as conn:
         path = default_calibration_path(chip_id, conn.model_version)
-        if not path.exists():
-            result = calibrate(conn, progress=progress)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            result.to_cocolist().save(path, {
-                "chip_id": chip_id, "model_version": conn.model_version, "kind": "hagen",
-                "seed": CALIBRATION_SEED, "summary": result.summary,
-                "wall_time_s": round(result.wall_time_s, 2)})
+        if path.exists():
+            try:
+                cocolist, metadata = load_cocolist(path)
+                return path, cocolist, metadata
+            except CocolistFileError as e:
+                warnings.warn(f"the cached default calibration is unusable, making it again: "
+                              f"{e}", RuntimeWarning, stacklevel=2)
+        result = calibrate(conn, progress=progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.to_cocolist().save(path, {
+            "chip_id": chip_id, "model_version": conn.model_version, "kind": "hagen",
+            "seed": CALIBRATION_SEED, "summary": result.summary,
+            "wall_time_s": round(result.wall_time_s, 2)})
     cocolist, metadata = load_cocolist(path)
     return path, cocolist, metadata
 

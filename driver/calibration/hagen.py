@@ -1,4 +1,4 @@
-"""The HAGEN calibration (calix `hagen.calibrate`, spec/driver-stack.md §4), adapted to hxemu.
+"""The HAGEN calibration (calix `hagen.calibrate`, docs/calibration.md), adapted to hxemu.
 
 Steps, each measuring only through programs (CADC reads, MAC results):
 1. CADC: per quadrant the ramp slope and offset so the reference 150..500 (CapMem LSB, a CapMem
@@ -315,7 +315,7 @@ class _Calibrator:
 
 
 def summary(connection, target: CalibrationTarget) -> dict[str, float]:
-    """The properties of ARCHITECTURE.md §2 at their operating points, through the public path."""
+    """The properties of docs/calibration.md at their operating points, through the public path."""
     amp = M.neuron_amplitudes(connection, target.gain_activation, target.gain_weight, 20)
     gain = amp / (target.gain_activation * target.gain_weight * 128)
     rest = M.resting_reads(connection, 20)

@@ -17,19 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from driver.arguments import chip_id_argument
+from driver.arguments import chip_id_argument, non_negative_argument
 
 RECIPE_NAMES = ("best", "seed")
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an int >= 0, got {value}")
-    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,15 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the emulated chip (docs/yinyang.md)")
     p.add_argument("--chip-id", type=chip_id_argument, default=None,
                    help="emulated chip: an int or 'ideal' (default: HXEMU_CHIP_ID, else 0)")
-    p.add_argument("--seed", type=_non_negative, default=0,
+    p.add_argument("--seed", type=non_negative_argument, default=0,
                    help="seed of the initialisation, the training data, the mock noise and "
                         "the chip's temporal noise (default 0)")
     p.add_argument("-o", "--output", default="yinyang-out",
                    help="output folder for the figures, summary.json and the calibration "
                         "(default ./yinyang-out)")
-    p.add_argument("--mock-epochs", type=_non_negative, default=None,
+    p.add_argument("--mock-epochs", type=non_negative_argument, default=None,
                    help="epochs of the mock phase (default: the recipe's; seed: 200)")
-    p.add_argument("--hardware-epochs", type=_non_negative, default=None,
+    p.add_argument("--hardware-epochs", type=non_negative_argument, default=None,
                    help="epochs of the hardware phase (default: the recipe's; seed: 15)")
     p.add_argument("--uncalibrated", action="store_true",
                    help="no calibration: the chip keeps its base configuration, and the mock "

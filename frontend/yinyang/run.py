@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .. import core, perceptron
 from ..datasets import YinYangDataset, canonical_split
-from ..helpers import save_nightly_calibration
+from ..helpers import save_nightly_calibration, save_or_keep
 from .recipes import RECIPES, Phase
 
 GRID_SIZE = 16  # the tutorial's grid of test points, prepended to every batch
@@ -247,7 +247,8 @@ def run(options: Options) -> dict:
         "files": [f.name for f in files],
         "wall_time_s": round(time.perf_counter() - start, 3),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    save_or_keep(out / "summary.json", (json.dumps(summary, indent=2) + "\n").encode(),
+                 "summary")
     print(f"wrote {out / 'summary.json'}" + (f" and {len(files)} figures" if files else "")
           + f" ({summary['wall_time_s']:.1f} s)")
     return summary

@@ -7,21 +7,62 @@ step, cached for equally spaced events). Events add `pulse * K[h, msb, driver, c
 per-driver effective weight row that `configuration.py` derives from the registers. The ideal
 chip runs an exact integer path instead: S += activation * Kint, read = 128 + S // 500.
 
-All arrays travel in one tuple, the bundle `an` (see `BUNDLE`); `chip.py` builds it.
+All arrays travel in one named structure, `AnalogState` (`an`); `chip.py` builds it and
+every function reads its fields by name.
 Equations and parameter meanings: docs/analog-model.md.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
+from hwlayer.regmap.registers import QUAD_ENTRY_COLUMN
 
-BUNDLE = ("V", "S", "hold", "hemi_s", "hemi_f", "neuron_f", "neuron_i", "r_cache", "xbar",
-          "padi", "driver_f", "driver_i", "K", "Kint", "Wrow", "Wrow_int", "labels",
-          "channel_f", "channel_i", "quad_f", "noise", "state", "ppu_s", "ppu_slot0", "madc",
-          "madc_t", "madc_v", "conv", "routes", "flags", "v_inf32")
+
+class AnalogState(NamedTuple):
+    """The analog core's arrays, by name (numba compiles field access like a tuple's).
+
+    State of the membranes and the PPU/MADC machines, the model parameters that
+    `configuration.ModelParameters` derives from the registers, and per-program buffers.
+    """
+
+    V: np.ndarray  # float32 (512,) membranes, CapMem LSB
+    S: np.ndarray  # int64 (512,) ideal chip: exact accumulated activation x weight
+    hold: np.ndarray  # int64 (512,) end of each neuron's refractory hold (FPGA cycles)
+    hemi_s: np.ndarray  # float64 (2, HS_COUNT) per-hemisphere state
+    hemi_f: np.ndarray  # float64 (2, HF_COUNT) per-hemisphere parameters
+    neuron_f: np.ndarray  # float64 (NF_COUNT, 512)
+    neuron_i: np.ndarray  # int64 (NI_COUNT, 512)
+    r_cache: np.ndarray  # float32 (512,) decay factors of the last step
+    xbar: np.ndarray  # int64 (76, 2) crossbar (mask, target)
+    padi: np.ndarray  # int64 (2, 4) PADI buses accepting SPL1 events
+    driver_f: np.ndarray  # float64 (DF_COUNT, 256)
+    driver_i: np.ndarray  # int64 (DI_COUNT, 256)
+    K: np.ndarray  # float32 (2, 2, 128, 256) effective weight rows per driver and msb
+    Kint: np.ndarray  # int64 (2, 2, 128, 256) the ideal chip's signed integer rows
+    Wrow: np.ndarray  # float64 (2, 256, 256) per synapse row (address forwarding path)
+    Wrow_int: np.ndarray  # int64 (2, 256, 256)
+    labels: np.ndarray  # int64 (2, 256, 256) synapse labels
+    channel_f: np.ndarray  # float64 (1, 1024) CADC channel offsets
+    channel_i: np.ndarray  # int64 (CI_COUNT, 1024)
+    quad_f: np.ndarray  # float64 (4, QF_COUNT) CADC ramp per quadrant
+    noise: np.ndarray  # float32 standard-normal pool of this program
+    state: np.ndarray  # int64 (ST_COUNT,)
+    ppu_s: np.ndarray  # int64 (2, PS_COUNT) PPU command machines
+    ppu_slot0: np.ndarray  # int64 (2,) storage slot of each PPU memory's first word
+    madc: np.ndarray  # int64 (MC_COUNT,) MADC configuration
+    madc_t: np.ndarray  # int64 MADC sample times of this program
+    madc_v: np.ndarray  # int64 MADC sample values of this program
+    conv: np.ndarray  # int64 (2, 2, 256) last CADC conversion per hemisphere and type
+    routes: np.ndarray  # int64 (2, 4, 32) accepting-driver bits per bus and row select
+    flags: np.ndarray  # int64 [0]: a receiving driver is not plain hagen (general path)
+    v_inf32: np.ndarray  # float32 (512,) leak potentials
+
 
 # neuron_f columns
 (NF_V_RESET, NF_V_INF, NF_LAMBDA, NF_V_HI, NF_V_LO, NF_SIGMA, NF_V_SYNIN_EXC, NF_V_SYNIN_INH,
@@ -64,6 +105,12 @@ S_RESET = ppu.STATUS["reset_neurons"]
 S_BASELINE = ppu.STATUS["baseline_read"]
 S_READ = ppu.STATUS["read"]
 S_STOP = ppu.STATUS["stop"]
+
+
+@njit(cache=True, inline="always")
+def _hagen_activation(addr):
+    """The activation a synapse address carries in HAGEN mode."""
+    return isa.HAGEN_ACTIVATION_CODE - (addr & isa.HAGEN_ACTIVATION_MASK)
 
 
 # --- membranes ----------------------------------------------------------------------------------
@@ -155,7 +202,8 @@ def _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t):
 
 @njit(cache=True)
 def advance(an, h, t):
-    _advance(an[0], an[2], an[3], an[5], an[30], an[7], an[21][ST_IDEAL] != 0, h, t)
+    _advance(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
+             an.state[ST_IDEAL] != 0, h, t)
 
 
 @njit(cache=True)
@@ -174,8 +222,8 @@ def reset_quad(an, h, q, t):
     """NeuronResetQuad: the 4 neurons of quad column q of hemisphere h."""
     advance(an, h, t)
     for e in range(4):
-        reset_neuron(an[0], an[1], an[2], an[3], an[5], an[6],
-                     h * 256 + ((q % 32) * 4 + e) * 2 + q // 32, t)
+        reset_neuron(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.neuron_i,
+                     h * 256 + QUAD_ENTRY_COLUMN[q, e], t)
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -190,7 +238,7 @@ def _deliver(V, S, hold, driver_f, driver_i, K, Kint, Wrow, Wrow_int, labels, id
     forward_all = driver_i[DI_ADDRESS_OUT, gd] != 0
     b = (addr >> 5) & 1
     if ideal:
-        a_int = (32 - (addr & 0x1F)) if hagen else 32
+        a_int = _hagen_activation(addr) if hagen else 32
         if not forward_all:
             _add_row_exact(S, hold, Kint, h, b, d, base, a_int, t)
         else:
@@ -200,7 +248,7 @@ def _deliver(V, S, hold, driver_f, driver_i, K, Kint, Wrow, Wrow_int, labels, id
                         S[base + c] += a_int * Wrow_int[h, row, c]
         return
     if hagen:
-        a = (32 - (addr & 0x1F)) - driver_f[DF_ACT_OFFSET, gd]
+        a = _hagen_activation(addr) - driver_f[DF_ACT_OFFSET, gd]
         if a < 0.0:
             a = 0.0
     else:
@@ -239,9 +287,9 @@ def _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver
 def _route(label, xbar, padi, routes, targets):
     """Crossbar, PADI bus and row select for an FPGA spike label: fills targets[k] =
     (hemisphere, bus, accepting-driver bits) and returns their number."""
-    spl1 = (label >> 14) & 0x3
-    neuron_label = label & 0x3FFF
-    row_select = (label >> 6) & 0x1F
+    spl1 = label >> isa.LABEL_SPL1_SHIFT
+    neuron_label = label & isa.LABEL_NEURON_MASK
+    row_select = (label >> isa.LABEL_ROW_SELECT_SHIFT) & isa.LABEL_ROW_SELECT_MASK
     n = 0
     for out in range(8):
         node = 24 + 9 * spl1 + out
@@ -269,13 +317,14 @@ def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driv
     for k in range(_route(label, xbar, padi, routes, targets)):
         _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver_i, routes,
                     K, Kint, Wrow, Wrow_int, labels, ideal, targets[k, 0], targets[k, 1],
-                    (label >> 6) & 0x1F, label & 0x3F, t)
+                    (label >> isa.LABEL_ROW_SELECT_SHIFT) & isa.LABEL_ROW_SELECT_MASK,
+                    label & isa.LABEL_ADDRESS_MASK, t)
 
 
 @njit(cache=True, inline="always")
 def hagen_pulse(addr, act_offset, extension, scale):
     """The pulse (>= 0) of a HAGEN-mode driver for a 6-bit event address."""
-    a = (32 - (addr & 0x1F)) - act_offset
+    a = _hagen_activation(addr) - act_offset
     if a < 0.0:
         a = 0.0
     p = (a + extension) * scale
@@ -293,7 +342,7 @@ def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, drive
     for i in range(start, end):
         label = ev_l[i]
         t = ev_t[i]
-        addr = label & 0x3F
+        addr = label & isa.LABEL_ADDRESS_MASK
         b = (addr >> 5) & 1
         for k in range(_route(label, xbar, padi, routes, targets)):
             h, bus, bits = targets[k, 0], targets[k, 1], targets[k, 2]
@@ -346,7 +395,7 @@ def _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l
     for i in range(start, end):
         label = ev_l[i]
         t = ev_t[i]
-        addr = label & 0x3F
+        addr = label & isa.LABEL_ADDRESS_MASK
         b = (addr >> 5) & 1
         for k in range(_route(label, xbar, padi, routes, targets)):
             h, bus, bits = targets[k, 0], targets[k, 1], targets[k, 2]
@@ -356,7 +405,7 @@ def _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l
             while bits:
                 if bits & 1:
                     d = bus + 4 * j
-                    _add_row_exact(S, hold, Kint, h, b, d, h * 256, 32 - (addr & 0x1F), t)
+                    _add_row_exact(S, hold, Kint, h, b, d, h * 256, _hagen_activation(addr), t)
                 bits >>= 1
                 j += 1
 
@@ -368,15 +417,15 @@ def flush_events(an, ev_t, ev_l, start, end):
     The fast paths assume every receiving driver is in hagen mode without address forwarding
     (flags[0] == 0, derived from the registers); otherwise each event takes the general path.
     """
-    V, S, hold, hemi_s, neuron_f, r_cache, xbar, padi = (an[0], an[1], an[2], an[3], an[5],
-                                                          an[7], an[8], an[9])
-    driver_f, driver_i, K, Kint, routes = an[10], an[11], an[12], an[13], an[28]
-    v_inf32 = an[30]
-    ideal = an[21][ST_IDEAL] != 0
-    if an[29][0] != 0:
+    V, S, hold, hemi_s, neuron_f = an.V, an.S, an.hold, an.hemi_s, an.neuron_f
+    r_cache, xbar, padi = an.r_cache, an.xbar, an.padi
+    driver_f, driver_i, K, Kint, routes = an.driver_f, an.driver_i, an.K, an.Kint, an.routes
+    v_inf32 = an.v_inf32
+    ideal = an.state[ST_IDEAL] != 0
+    if an.flags[0] != 0:
         for i in range(start, end):
             route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f,
-                        driver_i, routes, K, Kint, an[14], an[15], an[16], ideal, ev_l[i],
+                        driver_i, routes, K, Kint, an.Wrow, an.Wrow_int, an.labels, ideal, ev_l[i],
                         ev_t[i])
     elif ideal:
         _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l, start,
@@ -389,14 +438,14 @@ def flush_events(an, ev_t, ev_l, start, end):
 @njit(cache=True)
 def padi_event(an, h, word, t):
     """A PADIEvent register write: an on-chip event on the selected buses of hemisphere h."""
-    ideal = an[21][ST_IDEAL] != 0
-    padi = an[9]
+    ideal = an.state[ST_IDEAL] != 0
+    padi = an.padi
     for bus in range(4):
         # a bus that accepts SPL1 (FPGA) events ignores PADI events (mutually exclusive)
         if (word >> bus) & 1 and padi[h, bus] == 0:
-            _to_drivers(an[0], an[1], an[2], an[3], an[5], an[30], an[7], an[10], an[11],
-                        an[28],
-                        an[12], an[13], an[14], an[15], an[16], ideal, h, bus,
+            _to_drivers(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
+                        an.driver_f, an.driver_i, an.routes, an.K, an.Kint, an.Wrow,
+                        an.Wrow_int, an.labels, ideal, h, bus,
                         (word >> 22) & 0x1F, (word >> 16) & 0x3F, t)
 
 
@@ -434,7 +483,7 @@ def neuron_voltage(V, S, neuron_f, ideal, n, source):
 
 @njit(cache=True)
 def next_noise(an):
-    noise, state = an[20], an[21]
+    noise, state = an.noise, an.state
     i = state[ST_NOISE_INDEX]
     if i >= noise.size:
         i = 0  # the pool is sized for the program; reuse only as a last resort
@@ -510,16 +559,12 @@ def _convert(V, S, hemi_f, neuron_f, neuron_i, channel_f, channel_i, quad_f, noi
 def convert_row(an, h, ctype, t):
     """One CADC ramp conversion of the 256 channels of one type; results in an.conv[h, type]."""
     advance(an, h, t)
-    _convert(an[0], an[1], an[4], an[5], an[6], an[17], an[18], an[19], an[20], an[21],
-             an[27][h, ctype], an[21][ST_IDEAL] != 0, h, ctype)
+    _convert(an.V, an.S, an.hemi_f, an.neuron_f, an.neuron_i, an.channel_f, an.channel_i,
+             an.quad_f, an.noise, an.state,
+             an.conv[h, ctype], an.state[ST_IDEAL] != 0, h, ctype)
 
 
 # --- PPU: the HAGEN base program as a command protocol -------------------------------------------
-
-@njit(cache=True)
-def _vector_column(q, e):
-    return ((q % 32) * 4 + e) * 2 + q // 32
-
 
 @njit(cache=True)
 def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h, t):
@@ -530,9 +575,9 @@ def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h,
         if word == 0:
             continue
         for e in range(4):
-            byte = (word >> (8 * (3 - e))) & 0xFF
+            byte = (word >> ppu.VECTOR_ENTRY_SHIFT[e]) & 0xFF
             if 0 < byte < 128:
-                n = h * 256 + ((q % 32) * 4 + e) * 2 + q // 32
+                n = h * 256 + QUAD_ENTRY_COLUMN[q, e]
                 if neuron_i[NI_RESET_OK, n]:
                     V[n] = neuron_f[NF_V_RESET, n]
                     S[n] = 0
@@ -546,27 +591,27 @@ def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h,
 def _ppu_reset(an, h, storage, t):
     """reset_neurons: reset every column whose byte in neuron_reset_mask is > 0 (signed)."""
     advance(an, h, t)
-    _reset_masked(an[0], an[1], an[2], an[3], an[5], an[6], storage,
-                  an[23][h] + ppu.RESET_MASK_WORD, h, t)
+    _reset_masked(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.neuron_i, storage,
+                  an.ppu_slot0[h] + ppu.RESET_MASK_WORD, h, t)
 
 
 @njit(cache=True)
 def _ppu_convert(an, h, storage, t, baseline):
     """Read the causal CADC row; store it as baseline or as the saturating difference to it."""
-    base, conv = an[23][h], an[27]
+    base, conv = an.ppu_slot0[h], an.conv
     convert_row(an, h, 0, t)
     for q in range(64):
         w = np.int64(0)
         b_word = np.int64(storage[base + ppu.CADC_BASELINE_WORD + q])
         for e in range(4):
-            raw = conv[h, 0, _vector_column(q, e)]
+            raw = conv[h, 0, QUAD_ENTRY_COLUMN[q, e]]
             if baseline:
                 value = raw - 128  # uint8_to_int8
             else:
-                b = (b_word >> (8 * (3 - e))) & 0xFF
+                b = (b_word >> ppu.VECTOR_ENTRY_SHIFT[e]) & 0xFF
                 b = b - 256 if b >= 128 else b
                 value = min(max((raw - 128) - b, -128), 127)  # fxvsubbfs
-            w |= (value & 0xFF) << (8 * (3 - e))
+            w |= (value & 0xFF) << ppu.VECTOR_ENTRY_SHIFT[e]
         dst = ppu.CADC_BASELINE_WORD if baseline else ppu.CADC_RESULT_WORD
         storage[base + dst + q] = np.uint32(w)
 
@@ -574,7 +619,7 @@ def _ppu_convert(an, h, storage, t, baseline):
 @njit(cache=True)
 def _ppu_action(an, h, storage, t):
     """Perform the due phase of PPU h's current command at time t."""
-    ppu_s = an[22]
+    ppu_s = an.ppu_s
     cmd, phase = ppu_s[h, PS_CMD], ppu_s[h, PS_PHASE]
     done = False
     if cmd == S_RESET:
@@ -604,7 +649,7 @@ def _ppu_action(an, h, storage, t):
         done = True
     if done:
         status = S_IDLE if ppu_s[h, PS_RUNNING] else cmd
-        storage[an[23][h] + ppu.STATUS_WORD] = np.uint32(status)
+        storage[an.ppu_slot0[h] + ppu.STATUS_WORD] = np.uint32(status)
         ppu_s[h, PS_CMD] = 0
         ppu_s[h, PS_NEXT] = NEVER
     else:
@@ -614,7 +659,7 @@ def _ppu_action(an, h, storage, t):
 @njit(cache=True)
 def ppu_command(an, h, value, t):
     """The host wrote `value` to PPU h's status word at time t."""
-    ppu_s = an[22]
+    ppu_s = an.ppu_s
     if ppu_s[h, PS_RUNNING] == 0 or value == S_IDLE:
         return
     ppu_s[h, PS_CMD] = value
@@ -626,7 +671,7 @@ def ppu_command(an, h, value, t):
 @njit(cache=True)
 def ppu_control(an, h, value, storage, t):
     """PPUControlRegister write: inhibit_reset (bit 0) runs the program, clearing it stops it."""
-    ppu_s, slot0 = an[22], an[23]
+    ppu_s, slot0 = an.ppu_s, an.ppu_slot0
     running = value & 1
     if running and not ppu_s[h, PS_RUNNING]:
         storage[slot0[h] + ppu.STATUS_WORD] = np.uint32(S_IDLE)  # the program boots to idle
@@ -639,7 +684,7 @@ def ppu_control(an, h, value, storage, t):
 
 @njit(cache=True)
 def ppu_sleeping(an, h):
-    ppu_s = an[22]
+    ppu_s = an.ppu_s
     return 1 if (ppu_s[h, PS_RUNNING] and ppu_s[h, PS_CMD] == 0) else 0
 
 
@@ -648,7 +693,7 @@ def ppu_sleeping(an, h):
 @njit(cache=True)
 def madc_control(an, value, t):
     """MADCControl write: bit 0 starts a recording with the current MADCConfig, bit 1 stops."""
-    madc, state = an[24], an[21]
+    madc, state = an.madc, an.state
     if value & 2:
         state[ST_MADC_ACTIVE] = 0
     if value & 1 and madc[MC_ENABLE]:
@@ -660,10 +705,10 @@ def madc_control(an, value, t):
 
 @njit(cache=True)
 def _madc_sample(an, t):
-    madc, state, madc_t, madc_v, neuron_f = an[24], an[21], an[25], an[26], an[5]
+    madc, state, madc_t, madc_v, neuron_f = an.madc, an.state, an.madc_t, an.madc_v, an.neuron_f
     n = madc[MC_NEURON]
     advance(an, n // 256, t)
-    v = neuron_voltage(an[0], an[1], neuron_f, state[ST_IDEAL] != 0, n, madc[MC_SOURCE])
+    v = neuron_voltage(an.V, an.S, neuron_f, state[ST_IDEAL] != 0, n, madc[MC_SOURCE])
     if not state[ST_IDEAL]:
         v += neuron_f[NF_SIGMA, n] * next_noise(an)
     k = state[ST_MADC_COUNT]
@@ -681,7 +726,7 @@ def _madc_sample(an, t):
 @njit(cache=True)
 def update_due(an):
     """The earliest time at which a PPU phase or an MADC sample is pending."""
-    state, ppu_s = an[21], an[22]
+    state, ppu_s = an.state, an.ppu_s
     due = NEVER
     for h in range(2):
         if ppu_s[h, PS_CMD] != 0 and ppu_s[h, PS_NEXT] < due:
@@ -694,7 +739,7 @@ def update_due(an):
 @njit(cache=True)
 def settle(an, storage, t):
     """Perform every PPU phase and MADC sample due at or before t, in time order."""
-    state, ppu_s, madc = an[21], an[22], an[24]
+    state, ppu_s, madc = an.state, an.ppu_s, an.madc
     while state[ST_DUE] <= t:
         h_next = -1
         t_next = NEVER

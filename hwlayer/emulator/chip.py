@@ -19,7 +19,7 @@ from . import executor as ex
 from . import fast_path as F
 from .configuration import ModelParameters
 from .identity import ChipIdentity, draw_identity
-from .storage import ALL_GROUPS, BEHAVIOUR, storage_map
+from .storage import ALL_GROUPS, BEHAVIOUR, run_groups, storage_map
 
 _PAYLOAD_MASK = np.array([(1 << i.payload_bits) - 1 for i in isa.TO_FPGA], dtype=np.uint64)
 _HALT = np.uint64(isa.HALT_WORD)
@@ -112,13 +112,9 @@ class Chip:
         self.identity: ChipIdentity = draw_identity(self.chip_id)
         smap = storage_map()
         self._map = smap
-        self._runs = (smap.run_start, smap.run_length, smap.run_slot, smap.run_access,
-                      smap.run_behaviour, smap.run_shift, smap.run_mask, smap.run_group)
+        self._runs = ex.Runs(smap.run_start, smap.run_length, smap.run_slot, smap.run_access,
+                             smap.run_behaviour, smap.run_shift, smap.run_mask, run_groups())
         self.storage = smap.reset_image.copy()
-        chip = smap.run_start < R.FPGA_OMNIBUS_MASK
-        self._chip_slots = np.unique(np.concatenate(
-            [np.arange(s, s + n) for s, n in zip(smap.run_slot[chip], smap.run_length[chip])]
-        ).astype(np.int64))
         self._polling_slots = np.array(
             [smap.slot(a) for a in (R.POLLING_ADDRESS, R.POLLING_TARGET, R.POLLING_MASK,
                                     R.INSTRUCTION_TIMEOUT)], dtype=np.int64)
@@ -163,9 +159,10 @@ class Chip:
         """The stored word at an address, as the emulator's own models see it."""
         return int(self.storage[self._map.slot(address)])
 
-    def _bundle(self, noise: np.ndarray, madc_t: np.ndarray, madc_v: np.ndarray) -> tuple:
+    def _analog_state(self, noise: np.ndarray, madc_t: np.ndarray,
+                      madc_v: np.ndarray) -> A.AnalogState:
         p = self.params
-        values = {
+        return A.AnalogState(**{
             "V": self.V, "S": self.S, "hold": self.hold, "hemi_s": self.hemi_s,
             "hemi_f": p.hemi_f, "neuron_f": p.neuron_f, "neuron_i": p.neuron_i,
             "r_cache": self.r_cache, "xbar": p.xbar, "padi": p.padi, "driver_f": p.driver_f,
@@ -175,8 +172,7 @@ class Chip:
             "ppu_s": self.ppu_s, "ppu_slot0": self.ppu_slot0, "madc": p.madc,
             "madc_t": madc_t, "madc_v": madc_v, "conv": self.conv, "routes": p.routes,
             "flags": p.flags, "v_inf32": p.v_inf32,
-        }
-        return tuple(values[k] for k in A.BUNDLE)
+        })
 
     # -- program checks and sizing (one numba pass) -------------------------------------------
 
@@ -204,10 +200,17 @@ class Chip:
 
     # -- running --------------------------------------------------------------------------------
 
-    def execute(self, words: np.ndarray) -> ExecutionResult:
-        """Run a to-FPGA word array that ends with the halt; return the FPGA's answer."""
+    def execute(self, words: np.ndarray, *, max_madc_samples: int | None = None
+                ) -> ExecutionResult:
+        """Run a to-FPGA word array that ends with the halt; return the FPGA's answer.
+
+        `max_madc_samples`: refuse (before running) a program whose MADC recording may hold
+        more samples (the bound its memory is sized by)."""
         w = np.asarray(words)
         n_spikes, n_noise, n_madc = self._check_and_size(w)
+        if max_madc_samples is not None and n_madc > max_madc_samples:
+            raise ProgramError(f"the program may record up to {n_madc} MADC samples, more "
+                               f"than the {max_madc_samples} allowed")
         responses = np.empty(w.size + 1, dtype=np.uint64)
         if self._events.shape[1] < n_spikes:  # reused: fresh pages cost more than a copy
             self._events = np.empty((2, n_spikes), dtype=np.int64)
@@ -216,7 +219,7 @@ class Chip:
         self._noise.draw_ahead(n_noise)  # for the next program, while this one runs
         madc_t = np.empty(n_madc, dtype=np.int64)
         madc_v = np.empty(n_madc, dtype=np.int64)
-        an = self._bundle(noise, madc_t, madc_v)
+        an = self._analog_state(noise, madc_t, madc_v)
         self.state[A.ST_NOISE_INDEX] = 0
         self.state[A.ST_MADC_COUNT] = 0
         self.state[A.ST_MADC_OVERFLOW] = 0
@@ -224,13 +227,15 @@ class Chip:
         c[ex.C_RESPONSES] = 0
         c[ex.C_EVENTS] = 0
         c[ex.C_APPLIED] = 0
+        machine = ex.Machine(
+            storage=self.storage, runs=self._runs, fpga=self.fpga,
+            reset_image=self._map.reset_image, chip_slots=self._map.chip_slots,
+            polling_slots=self._polling_slots, responses=responses, event_time=ev_t,
+            event_label=ev_l, counters=c)
         start = int(self.fpga[ex.NOW])
         at = 0
         while True:
-            code, at = ex.execute(w, at, self.storage, self._runs, self.fpga,
-                                  self._map.reset_image, self._chip_slots,
-                                  self._polling_slots, responses, ev_t, ev_l, c, an,
-                                  self._fast)
+            code, at = ex.execute(w, at, machine, an, self._fast)
             if code != ex.NEED_CONFIG:
                 break
             self.params.refresh(self.storage, int(c[ex.C_DIRTY]) & ALL_GROUPS)

@@ -15,6 +15,7 @@ import numpy as np
 from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import capmem as cm
 from hwlayer.regmap.layouts import CAPMEM_DISABLE_REFRESH
+from hwlayer.regmap.registers import QUAD_ENTRY_COLUMN
 
 from . import analog as A
 from .identity import ChipIdentity
@@ -84,11 +85,8 @@ def _group_slots() -> dict[int, np.ndarray]:
 
 def _quad_to_columns(v: np.ndarray) -> np.ndarray:
     """(..., 64 quads, 4 entries) -> (..., 256 columns) with the hardware permutation."""
-    q = np.arange(64)[:, None]
-    e = np.arange(4)[None, :]
-    col = ((q % 32) * 4 + e) * 2 + q // 32
     out = np.empty(v.shape[:-2] + (256,), dtype=v.dtype)
-    out[..., col.ravel()] = v.reshape(v.shape[:-2] + (256,))
+    out[..., QUAD_ENTRY_COLUMN.ravel()] = v.reshape(v.shape[:-2] + (256,))
     return out
 
 

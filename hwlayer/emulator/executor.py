@@ -1,6 +1,6 @@
 """The FPGA playback executor: one numba loop over the whole instruction word array.
 
-Semantics (spec/driver-stack.md §1): every instruction takes one 125 MHz cycle, except
+Semantics (docs/instruction-set.md): every instruction takes one 125 MHz cycle, except
 `WaitUntil(t)`, which resumes exactly when the timer reads t (at once if it has passed);
 `Setup` zeroes the timer; `Barrier` returns at once
 (every channel of the emulator is idle between instructions); `PollingOmnibusBlock` compares
@@ -21,12 +21,17 @@ parameters and resumes at the same instruction.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
+from hwlayer.regmap.layout import QUAD_ENTRY_SHIFT
+from hwlayer.regmap.registers import QUAD_ENTRY_COLUMN
+from hwlayer.regmap.storage import merge_word
 
 from . import analog as A
 from . import fast_path as F
@@ -133,12 +138,12 @@ def _read_behaviour(an, beh, addr, slot, storage, fpga):
         # a triggered read converts the whole row; the buffered view keeps the result
         h, ctype, quad = _hemisphere(addr), (addr >> 18) & 1, addr & 63
         A.convert_row(an, h, ctype, fpga[NOW])
-        conv = an[27]
+        conv = an.conv
         row_slot = slot - quad
         for q in range(64):
             w = np.int64(0)
             for e in range(4):
-                w |= conv[h, ctype, ((q % 32) * 4 + e) * 2 + q // 32] << (8 * (3 - e))
+                w |= conv[h, ctype, QUAD_ENTRY_COLUMN[q, e]] << QUAD_ENTRY_SHIFT[e]
             storage[row_slot + q] = np.uint32(w)
     return np.int64(-1)
 
@@ -148,7 +153,7 @@ def _write_behaviour(an, beh, addr, slot, new, storage, fpga):
     now = fpga[NOW]
     if beh == B_PPU_MEMORY:
         h = _hemisphere(addr)
-        if slot == an[23][h] + ppu.STATUS_WORD:
+        if slot == an.ppu_slot0[h] + ppu.STATUS_WORD:
             A.ppu_command(an, h, new, now)
     elif beh == B_PPU_CONTROL:
         A.ppu_control(an, _hemisphere(addr), new, storage, now)
@@ -163,8 +168,9 @@ def _write_behaviour(an, beh, addr, slot, new, storage, fpga):
 @njit(cache=True)
 def omnibus_read(addr, storage, runs, fpga, an):
     """(ok, value) of a host read of `addr`."""
-    rs, rl, rslot, racc, rbeh, rshift, rmask = (runs[0], runs[1], runs[2], runs[3], runs[4],
-                                                runs[5], runs[6])
+    rs, rl, rslot, racc, rbeh, rshift, rmask = (runs.start, runs.length, runs.slot,
+                                                runs.access, runs.behaviour, runs.shift,
+                                                runs.mask)
     r = _find(addr, False, fpga, rs, rl, racc)
     if r < 0:
         return False, np.int64(0)
@@ -183,13 +189,7 @@ def omnibus_read(addr, storage, runs, fpga, an):
 def _store(r, addr, value, byte_enables, storage, rs, rslot, rshift, rmask):
     """Merge a write into storage (byte enables, view shift/mask); returns (slot, new word)."""
     slot = rslot[r] + addr - np.int64(rs[r])
-    bytemask = np.int64(0)
-    for b in range(4):
-        if (byte_enables >> b) & 1:
-            bytemask |= np.int64(0xFF) << (8 * b)
-    m = (np.int64(rmask[r]) & bytemask) << rshift[r]
-    old = np.int64(storage[slot])
-    new = (old & ~m & 0xFFFFFFFF) | ((value << rshift[r]) & m)
+    new = merge_word(storage[slot], value, byte_enables, rshift[r], rmask[r])
     storage[slot] = np.uint32(new)
     return slot, new
 
@@ -197,14 +197,14 @@ def _store(r, addr, value, byte_enables, storage, rs, rslot, rshift, rmask):
 @njit(cache=True)
 def omnibus_write(addr, value, byte_enables, storage, runs, fpga, an, counters):
     """Host write of `value` to `addr` with byte enables; False on a failed access."""
-    rs, rl, rslot, racc, rbeh, rshift, rmask, rgrp = runs
-    r = _find(addr, True, fpga, rs, rl, racc)
+    rs, rslot, rshift, rmask = runs.start, runs.slot, runs.shift, runs.mask
+    r = _find(addr, True, fpga, rs, runs.length, runs.access)
     if r < 0:
         return False
     slot, new = _store(r, addr, value, byte_enables, storage, rs, rslot, rshift, rmask)
-    counters[C_DIRTY] |= rgrp[r]
-    if rbeh[r] != 0:
-        _write_behaviour(an, rbeh[r], addr, slot, new, storage, fpga)
+    counters[C_DIRTY] |= runs.group[r]
+    if runs.behaviour[r] != 0:
+        _write_behaviour(an, runs.behaviour[r], addr, slot, new, storage, fpga)
     return True
 
 
@@ -251,12 +251,40 @@ def _chip_reset(storage, reset_image, chip_slots, an, counters):
     for s in chip_slots:
         storage[s] = reset_image[s]
     counters[C_DIRTY] = -1  # everything
-    ppu_s, state = an[22], an[21]
+    ppu_s, state = an.ppu_s, an.state
     for h in range(2):
         ppu_s[h, A.PS_RUNNING] = 0
         ppu_s[h, A.PS_CMD] = 0
     state[A.ST_MADC_ACTIVE] = 0
     A.update_due(an)
+
+
+class Runs(NamedTuple):
+    """The storage map's address runs (`hwlayer.regmap.storage`), by name."""
+
+    start: np.ndarray
+    length: np.ndarray
+    slot: np.ndarray
+    access: np.ndarray
+    behaviour: np.ndarray
+    shift: np.ndarray
+    mask: np.ndarray
+    group: np.ndarray  # model group bits a write dirties
+
+
+class Machine(NamedTuple):
+    """The FPGA and register side of one program run, by name."""
+
+    storage: np.ndarray  # uint32 register storage slots
+    runs: Runs
+    fpga: np.ndarray  # int64 (FPGA_STATE_SIZE,) registers of the executor itself
+    reset_image: np.ndarray  # uint32 storage after a chip reset
+    chip_slots: np.ndarray  # int64 slots a chip reset restores
+    polling_slots: np.ndarray  # int64 (address, target, mask, timeout) of polling blocks
+    responses: np.ndarray  # uint64 FPGA-to-host words of this program
+    event_time: np.ndarray  # int64 recorded spike times
+    event_label: np.ndarray  # int64 recorded spike labels
+    counters: np.ndarray  # int64 (C_COUNT,) progress that persists across re-entries
 
 
 @njit(cache=True)
@@ -316,9 +344,9 @@ def _plain_reads(words, i, fpga, due, storage, rs, rl, rslot, racc, rbeh, rshift
 
 
 @njit(cache=True, nogil=True)
-def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_slots,
-            responses, event_time, event_label, counters, an, fast):
-    """Run `words` from index `start` up to and including the first halt.
+def execute(words, start, m, an, fast):
+    """Run `words` from index `start` up to and including the first halt on the `Machine` m
+    and the `analog.AnalogState` an.
 
     `fast` is the fast path's state (`fast_path.FAST`): recorded events go through
     `fast_path.flush_events`, which picks the fast or the reference event loop.
@@ -326,11 +354,15 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
     Returns (code, index): OK at the halt, NEED_CONFIG at the instruction to resume from after
     the model parameters were refreshed, or a program error code.
     """
+    storage, runs, fpga, counters = m.storage, m.runs, m.fpga, m.counters
+    responses, event_time, event_label = m.responses, m.event_time, m.event_label
+    polling_slots = m.polling_slots
     n_resp = counters[C_RESPONSES]
     n_ev = counters[C_EVENTS]
-    state = an[21]
+    state = an.state
     n_applied = counters[C_APPLIED]  # recorded events already applied to the membranes
-    rs, rl, rslot, racc, rbeh, rshift, rmask, rgrp = runs
+    rs, rl, rslot, racc, rbeh = runs.start, runs.length, runs.slot, runs.access, runs.behaviour
+    rshift, rmask, rgrp = runs.shift, runs.mask, runs.group
     i = start
     n = words.size
     code = OK
@@ -452,7 +484,7 @@ def execute(words, start, storage, runs, fpga, reset_image, chip_slots, polling_
                 break
         elif h == H_RESET:
             if p and not fpga[RESET_ASSERTED]:
-                _chip_reset(storage, reset_image, chip_slots, an, counters)
+                _chip_reset(storage, m.reset_image, m.chip_slots, an, counters)
             fpga[RESET_ASSERTED] = p
             fpga[NOW] += 1
         elif h == H_SYSTIME_INIT:

@@ -196,7 +196,7 @@ def _flush_ideal(S, hold, hemi_s, xbar, padi, routes, Kint, span, ev_t, ev_l, st
         t = ev_t[i]
         addr = ev_l[i] & 0x3F
         b = (addr >> 5) & 1
-        a = 32 - (addr & 0x1F)
+        a = A._hagen_activation(addr)
         for k in range(1, route[i - start, 0] + 1):
             h = (route[i - start, k] >> 2) & 1
             bus = route[i - start, k] & 3
@@ -224,14 +224,15 @@ def flush_events(an, fast, ev_t, ev_l, start, end):
     """Apply the recorded events [start, end): the fast path where it applies, else the
     reference (`analog.flush_events`)."""
     mode, span, dkey, dtab, dnext, counts = fast
-    if mode[M_FAST] == 0 or an[29][0] != 0:
+    if mode[M_FAST] == 0 or an.flags[0] != 0:
         counts[N_REFERENCE] += 1
         A.flush_events(an, ev_t, ev_l, start, end)
         return
     counts[N_FAST] += 1
-    if an[21][A.ST_IDEAL] != 0:
-        _flush_ideal(an[1], an[2], an[3], an[8], an[9], an[28], an[13], span, ev_t, ev_l,
-                     start, end)
+    if an.state[A.ST_IDEAL] != 0:
+        _flush_ideal(an.S, an.hold, an.hemi_s, an.xbar, an.padi, an.routes, an.Kint, span,
+                     ev_t, ev_l, start, end)
     else:
-        _flush_analog(an[0], an[2], an[3], an[5], an[30], an[8], an[9], an[10], an[28],
-                      an[12], span, dkey, dtab, dnext, ev_t, ev_l, start, end)
+        _flush_analog(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.xbar, an.padi,
+                      an.driver_f, an.routes, an.K, span, dkey, dtab, dnext, ev_t, ev_l,
+                      start, end)

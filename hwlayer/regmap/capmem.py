@@ -1,4 +1,4 @@
-"""Named CapMem cells (spec/hardware.md §3.9): rows of the per-neuron columns 0..127 and the
+"""Named CapMem cells (docs/register-map.md): rows of the per-neuron columns 0..127 and the
 per-quadrant cells of column 128/129. Values are 10-bit (0..1022; 1023 = DisableRefresh)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The FPGA's UT-message dictionaries (spec/driver-stack.md §1.2, §1.3).
+"""The FPGA's UT-message dictionaries (docs/instruction-set.md).
 
 Every to-FPGA message is one 64-bit word: 8-bit header (dictionary index, bit 63 = comma = 0)
 in bits 63..56, payload right-aligned. From-FPGA messages are 64 bits, except the 3-packs of
@@ -9,6 +9,8 @@ partial word is closed by a comma bit (1) directly after the last message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 HEADER_BITS = 8
 WORD_BITS = 64
@@ -80,6 +82,24 @@ JTAG_INSTRUCTIONS = {"EXTEST": 0, "IDCODE": 1, "SAMPLE_PRELOAD": 2, "PLL_TARGET_
                      "SHIFT_PLL": 4, "OMNIBUS_ADDRESS": 5, "OMNIBUS_DATA": 6,
                      "OMNIBUS_REQUEST": 7, "BYPASS": 127}
 SPIKE_LABEL_BITS = 16
+# Spike label layout (docs/instruction-set.md): bits 15..14 select the crossbar input (SPL1
+# channel), 13..0 are the neuron label the crossbar matches; of those, bits 10..6 are the row
+# select the synapse drivers compare and bits 5..0 the synapse address (bit 5: the address
+# msb, which selects the synapse row of a driver in HAGEN mode).
+LABEL_SPL1_SHIFT = 14
+LABEL_NEURON_MASK = 0x3FFF
+LABEL_ROW_SELECT_SHIFT = 6
+LABEL_ROW_SELECT_MASK = 0x1F
+LABEL_ADDRESS_MASK = 0x3F
+# HAGEN mode: address bits 4..0 carry the activation a (1..31) as HAGEN_ACTIVATION_CODE - a
+HAGEN_ACTIVATION_CODE = 32
+HAGEN_ACTIVATION_MASK = 0x1F
+
+
+def spike_label(spl1, row_select, address):
+    """The 16-bit spike label of (crossbar input, row select, synapse address); vectorised."""
+    return ((np.asarray(spl1) << LABEL_SPL1_SHIFT)
+            | (np.asarray(row_select) << LABEL_ROW_SELECT_SHIFT) | np.asarray(address))
 MAX_SPIKES_PER_PACK = 3
 
 # from-FPGA payload fields

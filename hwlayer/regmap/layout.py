@@ -109,10 +109,16 @@ def per_entry(
     return Field(name, width, tuple(tuple(place(e)) for e in range(entries)), **kw)
 
 
+# entry e of a quad word sits in byte 3 - e: entry 0 in bits 31..24 (quad registers and the
+# PPU's vector layout alike)
+QUAD_ENTRY_SHIFT = np.array([24, 16, 8, 0], dtype=np.int64)
+
+
 def quad_byte(name: str, word: int, hi: int, lo: int, **kw) -> Field:
     """A 4-entry quad field at bits hi..lo of byte (3-e): entry 0 in bits 31..24."""
     return per_entry(
-        name, 4, lambda e: [bits(word, 8 * (3 - e) + hi, 8 * (3 - e) + lo)], hi - lo + 1, **kw
+        name, 4, lambda e: [bits(word, int(QUAD_ENTRY_SHIFT[e]) + hi,
+                                 int(QUAD_ENTRY_SHIFT[e]) + lo)], hi - lo + 1, **kw
     )
 
 

@@ -1,4 +1,4 @@
-"""Word layouts of every HAGEN-mode register (spec/hardware.md §3, driver-stack.md §2.5).
+"""Word layouts of every HAGEN-mode register (docs/register-map.md).
 
 Bit positions are host-view (bit 0 = LSB). Where the spec gives a layout it is copied exactly,
 inversions and permutations included. Layouts the public sources do not give are marked
@@ -12,7 +12,7 @@ from .layout import Layout, bits, per_entry, quad_byte, scalar, split
 # Synapse SRAM cells are wired permuted to the DAC: stored[5]=w[5], stored[4..0]=w[0..4].
 WEIGHT_PERMUTATION = (4, 3, 2, 1, 0, 5)  # stored bit i holds value bit WEIGHT_PERMUTATION[i]
 
-# --- synapse array (§3.1) -------------------------------------------------------------------
+# --- synapse array -------------------------------------------------------------------------
 
 SYNAPSE_QUAD = Layout(
     "SynapseQuad",
@@ -83,7 +83,7 @@ COLUMN_CORRELATION_QUAD = Layout(
     "hxemu layout: CADC channel connections (neuron readout, debug line), one byte per entry.",
 )
 
-# --- synapse drivers and PADI (§3.2, §3.3) ---------------------------------------------------
+# --- synapse drivers and PADI ---------------------------------------------------------------
 
 ROW_MODES = ("disabled", "excitatory", "inhibitory", "excitatory_and_inhibitory")
 
@@ -142,7 +142,7 @@ PADI_EVENT = Layout(
     "Write-only trigger: an on-chip event on the selected buses.",
 )
 
-# --- crossbar (§3.5) ----------------------------------------------------------------------
+# --- crossbar ----------------------------------------------------------------------------
 
 CROSSBAR_NODE = Layout(
     "CrossbarNode",
@@ -168,7 +168,7 @@ EVENT_COUNTER = Layout(
     "EventCounter", 1, (scalar("value", 0, 31, 0),), "Read-only crossbar event/drop counter."
 )
 
-# --- neurons (§3.6, §3.7) -------------------------------------------------------------------
+# --- neurons -------------------------------------------------------------------------------
 
 READOUT_SOURCES = ("membrane", "exc_synin", "inh_synin", "adaptation")
 
@@ -267,7 +267,7 @@ COMMON_NEURON_BACKEND_CONFIG = Layout(
     ),
 )
 
-# --- CADC and correlation (§3.8) ------------------------------------------------------------
+# --- CADC and correlation ------------------------------------------------------------------
 
 CADC_CONFIG = Layout(
     "CADCConfig",
@@ -313,7 +313,7 @@ COMMON_CORRELATION_CONFIG = Layout(
     ),
 )
 
-# --- CapMem (§3.9) ---------------------------------------------------------------------------
+# --- CapMem ---------------------------------------------------------------------------------
 
 CAPMEM_DISABLE_REFRESH = 1023
 
@@ -353,7 +353,7 @@ CAPMEM_BLOCK_CONFIG = Layout(
     "(debug_readout_column, debug_readout_row) to the block's debug output.",
 )
 
-# --- PPU (§3.10) ------------------------------------------------------------------------------
+# --- PPU -------------------------------------------------------------------------------------
 
 PPU_MEMORY_WORD = Layout("PPUMemoryWord", 1, (scalar("value", 0, 31, 0),))
 
@@ -396,7 +396,7 @@ MADC_CONTROL = Layout(
     "hxemu layout: write-only trigger that starts/stops a recording.",
 )
 
-# --- FPGA executor registers (driver-stack.md §2.5) ------------------------------------------
+# --- FPGA executor registers (docs/register-map.md) ------------------------------------------
 
 TIMER_VALUE = Layout("Timer", 1, (scalar("value", 0, 31, 0),), "Timer readout (FPGA cycles).")
 FPGA_DEVICE_DNA = Layout("FPGADeviceDNA", 1, (scalar("value", 0, 31, 0),))

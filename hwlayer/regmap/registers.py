@@ -1,4 +1,4 @@
-"""Where every register lives: omnibus addresses as functions of its index (spec/hardware.md §3).
+"""Where every register lives: omnibus addresses as functions of its index (docs/register-map.md).
 
 A `Register` ties a word `Layout` to an index space (named dimensions) and an address
 function that is vectorised over numpy index arrays. The emulator derives its storage and
@@ -65,6 +65,19 @@ PPU_MEMORY_WORDS = 4096
 CROSSBAR_NODES = 76
 CROSSBAR_INPUTS = 20
 CROSSBAR_OUTPUTS = 12
+ENTRIES_PER_QUAD = 4
+
+# Column <-> (quad, entry): quads 0..31 hold the even columns, 32..63 the odd; entry e of quad q
+# is column ((q % 32) * 4 + e) * 2 + q // 32 (docs/register-map.md). The one statement of this
+# permutation: synapse quads, column switches, neuron-reset quads and the PPU's vector layout
+# all use these tables.
+_Q, _E = np.meshgrid(np.arange(QUADS), np.arange(ENTRIES_PER_QUAD), indexing="ij")
+QUAD_ENTRY_COLUMN = ((_Q % 32) * 4 + _E) * 2 + _Q // 32  # (64, 4) int64
+COLUMN_QUAD = np.empty(COLUMNS, dtype=np.int64)
+COLUMN_QUAD[QUAD_ENTRY_COLUMN] = _Q
+COLUMN_ENTRY = np.empty(COLUMNS, dtype=np.int64)
+COLUMN_ENTRY[QUAD_ENTRY_COLUMN] = _E
+del _Q, _E
 
 # Access kinds: how a host omnibus access behaves.
 RW = "rw"  # plain read/write storage
