@@ -41,9 +41,10 @@ WAIT = 5
 CHUNK = 128  # inputs per tile, as on the chip and in the hxtorch mock
 
 
-def connect(chip_id: int | str, seed: int) -> EmulatorConnection:
+def connect(chip_id: int | str, seed: int, analog_path: str | None = None
+            ) -> EmulatorConnection:
     """A connection to a chip in the HAGEN base configuration ("uncalibrated")."""
-    connection = EmulatorConnection(chip_id, seed=seed)
+    connection = EmulatorConnection(chip_id, seed=seed, analog_path=analog_path)
     connection.run(hagen_base_configuration().to_program())
     return connection
 
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--yinyang-batch", type=int, default=606, help="batch of case (d)")
     p.add_argument("--chip-id", type=int, default=0, help="emulated chip of (a) and (d)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--analog-path", choices=("fast", "reference"), default=None,
+                   help="the emulator's event loop (default: $HXEMU_ANALOG_PATH, else fast)")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch intra-op threads (default 1: the emulator runs on one core)")
     args = p.parse_args(argv)
@@ -127,8 +130,8 @@ def _run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     w = rng.integers(-63, 64, (256, 256))
     x = rng.integers(0, 32, (args.batch, 256))
-    chip = connect(args.chip_id, args.seed)
-    ideal = connect("ideal", args.seed)
+    chip = connect(args.chip_id, args.seed, args.analog_path)
+    ideal = connect("ideal", args.seed, args.analog_path)
 
     full = case(chip, x, w, 1, args.repeats, args.seed)
     mac_ideal = MAC(w, num_sends=1, wait_between_events=WAIT)
@@ -145,8 +148,8 @@ def _run(args: argparse.Namespace) -> int:
     print("hxemu MAC benchmark: emulated HAGEN multiply vs. a plain-torch mock "
           "(times are for this machine; the ratios are the result)")
     print(f"host: {os.cpu_count()} CPUs, torch {torch.__version__} with "
-          f"{torch.get_num_threads()} thread(s), emulator single-threaded; best of {args.repeats} "
-          "after a warm-up")
+          f"{torch.get_num_threads()} thread(s), emulator single-threaded "
+          f"({chip._chip.analog_path} event path); best of {args.repeats} after a warm-up")
     print()
     head = f"{'case':<47}{'shape':<22}{'sends':>5}{'time [ms]':>11}{'G MAC/s':>9}"
     print(head)

@@ -86,13 +86,18 @@ class Connection:
 
 
 class EmulatorConnection(Connection):
-    """An in-process emulated chip (`chip_id` int or "ideal"); state persists across runs."""
+    """An in-process emulated chip (`chip_id` int or "ideal"); state persists across runs.
 
-    def __init__(self, chip_id: int | str = 0, *, seed: int | None = None) -> None:
+    `analog_path` selects the emulator's event loop: "fast" (default) or "reference" (the
+    original loop, for checks); None reads $HXEMU_ANALOG_PATH (docs/performance.md).
+    """
+
+    def __init__(self, chip_id: int | str = 0, *, seed: int | None = None,
+                 analog_path: str | None = None) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
                                  or seed < 0):
             raise ValueError(f"seed must be a non-negative int or None, got {seed!r}")
-        self._chip = Chip(chip_id, seed=seed)
+        self._chip = Chip(chip_id, seed=seed, analog_path=analog_path)
         self._closed = False
         self.shadow = ChipImage()  # what the host knows this chip holds
 

@@ -178,6 +178,7 @@ class MAC:
         self.last_madc: tuple[np.ndarray, np.ndarray] | None = None
         n_in, n_out = w.shape
         self.tiles = [(i, o) for o in range(0, n_out, COLUMNS) for i in range(0, n_in, ROWS)]
+        self._config_cache: tuple | None = None  # see _configuration
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -227,10 +228,10 @@ class MAC:
         reads = []
         image = _known_image(connection)
         check_hagen_configuration(image)
-        diff = _DifferentialWrites(image)
+        config = self._configuration(image)
         for k in range(0, len(self.tiles), 2):
             pair = self.tiles[k:k + 2]
-            self._configure(builder, pair, diff)
+            builder.append_words(config[k // 2])
             reads.append((k, len(pair), self._schedule(builder, pair, x)))
         program = builder.done()
         if madc_neuron is not None:
@@ -246,6 +247,24 @@ class MAC:
         return out
 
     # -- configuration of a tile pair ---------------------------------------------------------
+
+    def _configuration(self, image: ChipImage) -> list[np.ndarray]:
+        """The configuration words of every tile pair, differential against the connection's
+        `ChipImage`. Cached while the image holds what it held when they were derived: a MAC
+        that runs again on an unchanged chip reuses them instead of re-encoding every
+        register."""
+        cached = self._config_cache
+        if cached is not None and cached[0] is image and np.array_equal(
+                cached[1], image.words) and np.array_equal(cached[2], self.weights):
+            return cached[3]
+        diff = _DifferentialWrites(image)
+        words = []
+        for k in range(0, len(self.tiles), 2):
+            b = PlaybackProgramBuilder()
+            self._configure(b, self.tiles[k:k + 2], diff)
+            words.append(b.done().words)
+        self._config_cache = (image, image.words.copy(), self.weights.copy(), words)
+        return words
 
     def _configure(self, b: PlaybackProgramBuilder, pair, diff: _DifferentialWrites) -> None:
         """The fields a multiplication owns, each through its register's layout; the others

@@ -321,6 +321,16 @@ def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driv
                     label & isa.LABEL_ADDRESS_MASK, t)
 
 
+@njit(cache=True, inline="always")
+def hagen_pulse(addr, act_offset, extension, scale):
+    """The pulse (>= 0) of a HAGEN-mode driver for a 6-bit event address."""
+    a = _hagen_activation(addr) - act_offset
+    if a < 0.0:
+        a = 0.0
+    p = (a + extension) * scale
+    return p if p > 0.0 else 0.0
+
+
 @njit(cache=True, fastmath=True)
 def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
                   routes, K, ev_t, ev_l, start, end):
@@ -359,12 +369,8 @@ def _flush_analog(V, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, drive
                 if bits & 1:
                     d = bus + 4 * j
                     gd = h * 128 + d
-                    a = _hagen_activation(addr) - driver_f[DF_ACT_OFFSET, gd]
-                    if a < 0.0:
-                        a = 0.0
-                    p = (a + driver_f[DF_EXTENSION, gd]) * driver_f[DF_PULSE_SCALE, gd]
-                    if p < 0.0:
-                        p = 0.0
+                    p = hagen_pulse(addr, driver_f[DF_ACT_OFFSET, gd],
+                                    driver_f[DF_EXTENSION, gd], driver_f[DF_PULSE_SCALE, gd])
                     k = K[h, b, d]
                     pf = np.float32(p)
                     if relax:

@@ -16,6 +16,7 @@ from hwlayer.regmap.chip_id import check_chip_id
 
 from . import analog as A
 from . import executor as ex
+from . import fast_path as F
 from .configuration import ModelParameters
 from .identity import ChipIdentity, draw_identity
 from .storage import ALL_GROUPS, BEHAVIOUR, run_groups, storage_map
@@ -47,7 +48,9 @@ class NoiseStream:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-            self._buffer = np.concatenate([self._buffer, self._ahead])
+            # no copy in the common case (the last program used up the buffer)
+            self._buffer = (self._ahead if self._buffer.size == 0
+                            else np.concatenate([self._buffer, self._ahead]))
             self._ahead = None
 
     def take(self, n: int) -> np.ndarray:
@@ -96,9 +99,12 @@ class Chip:
 
     `chip_id` selects the fixed pattern (an int) or the ideal chip ("ideal"); `seed` seeds the
     temporal noise (None: fresh randomness), so a run with a fixed seed repeats bit for bit.
+    `analog_path` picks the event loop: "fast" (`fast_path.py`) or "reference" (the original
+    loop of `analog.py`); None reads $HXEMU_ANALOG_PATH (default "fast").
     """
 
-    def __init__(self, chip_id: int | str = 0, seed: int | None = None) -> None:
+    def __init__(self, chip_id: int | str = 0, seed: int | None = None,
+                 analog_path: str | None = None) -> None:
         self.chip_id = check_chip_id(chip_id)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
@@ -119,10 +125,14 @@ class Chip:
         self._counters = np.zeros(ex.C_COUNT, dtype=np.int64)
         self.params = ModelParameters(self.identity)
         self.params.refresh(self.storage, ALL_GROUPS)
+        self.analog_path = F.resolve_path(analog_path)
+        self._fast = F.new_state(self.analog_path)
+        F.update_spans(self._fast, self.params.K, self.params.Kint, self.identity.ideal)
         self._init_analog_state()
         self._ppu_status_addresses = np.array(
             [R.PPU_MEMORY_BASE + h * R.HEMISPHERE_STRIDE + ppu.STATUS_WORD for h in (0, 1)])
         self.last_madc = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self._events = np.empty((2, 0), dtype=np.int64)  # recorded spikes (times, labels)
 
     def _init_analog_state(self) -> None:
         p = self.params
@@ -202,8 +212,9 @@ class Chip:
             raise ProgramError(f"the program may record up to {n_madc} MADC samples, more "
                                f"than the {max_madc_samples} allowed")
         responses = np.empty(w.size + 1, dtype=np.uint64)
-        ev_t = np.empty(n_spikes, dtype=np.int64)
-        ev_l = np.empty(n_spikes, dtype=np.int64)
+        if self._events.shape[1] < n_spikes:  # reused: fresh pages cost more than a copy
+            self._events = np.empty((2, n_spikes), dtype=np.int64)
+        ev_t, ev_l = self._events[0], self._events[1]
         noise = self._noise.take(n_noise)
         self._noise.draw_ahead(n_noise)  # for the next program, while this one runs
         madc_t = np.empty(n_madc, dtype=np.int64)
@@ -224,12 +235,13 @@ class Chip:
         start = int(self.fpga[ex.NOW])
         at = 0
         while True:
-            code, at = ex.execute(w, at, machine, an)
+            code, at = ex.execute(w, at, machine, an, self._fast)
             if code != ex.NEED_CONFIG:
                 break
             self.params.refresh(self.storage, int(c[ex.C_DIRTY]) & ALL_GROUPS)
             c[ex.C_DIRTY] = 0
             self.hemi_s[:, A.HS_DT_CACHE] = -1.0  # decay factors follow the new parameters
+            F.update_spans(self._fast, self.params.K, self.params.Kint, self.identity.ideal)
         if code == ex.ERR_ADDRESS_WITHOUT_DATA:
             raise ProgramError(f"omnibus write address at index {at} is not followed by data")
         if code == ex.ERR_DATA_WITHOUT_ADDRESS:
@@ -241,7 +253,8 @@ class Chip:
         if k:
             out = np.concatenate([out[:-1], madc_messages(madc_t[:k], madc_v[:k]), out[-1:]])
         return ExecutionResult(out.copy(), start, int(self.fpga[ex.NOW]),
-                               ev_t[:int(c[ex.C_EVENTS])], ev_l[:int(c[ex.C_EVENTS])])
+                               ev_t[:int(c[ex.C_EVENTS])].copy(),
+                               ev_l[:int(c[ex.C_EVENTS])].copy())
 
 
 _PREPASS_ERRORS = {

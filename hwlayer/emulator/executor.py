@@ -34,6 +34,7 @@ from hwlayer.regmap.registers import QUAD_ENTRY_COLUMN
 from hwlayer.regmap.storage import merge_word
 
 from . import analog as A
+from . import fast_path as F
 from .storage import ACCESS_RO, ACCESS_WO, BEHAVIOUR
 
 # fpga state vector indices
@@ -286,10 +287,69 @@ class Machine(NamedTuple):
     counters: np.ndarray  # int64 (C_COUNT,) progress that persists across re-entries
 
 
+@njit(cache=True)
+def _spikes_and_waits(words, i, fpga, due, event_time, event_label, n_ev):
+    """A run of waits and spike packs with nothing due: the main loop's semantics for these two
+    instructions without its per-word checks (a MAC program is mostly such runs).
+    Returns (index of the first word not handled, events recorded so far)."""
+    now = fpga[NOW]
+    base = fpga[TIMER_BASE]
+    while i < words.size and now < due:
+        w = words[i]
+        h = np.int64(w >> np.uint64(56))
+        p = np.int64(w & np.uint64(0x00FFFFFFFFFFFFFF))
+        if h == H_WAIT_UNTIL:
+            if base + p > now:
+                now = base + p
+        elif h >= H_SPIKE_PACK_1:
+            k = h - H_SPIKE_PACK_1 + 1
+            for j in range(k):
+                event_time[n_ev] = now
+                event_label[n_ev] = (p >> (16 * (k - 1 - j))) & 0xFFFF
+                n_ev += 1
+            now += 1
+        else:
+            break
+        i += 1
+    fpga[NOW] = now
+    return i, n_ev
+
+
+@njit(cache=True)
+def _plain_reads(words, i, fpga, due, storage, rs, rl, rslot, racc, rbeh, rshift, rmask,
+                 responses, n_resp):
+    """A run of omnibus reads of plain storage (no behaviour, or PPU memory) with nothing due:
+    the main loop's semantics for them, with the last run's bounds checked before a search
+    (a MAC reads its results as one block). Returns (first word not handled, responses)."""
+    now = fpga[NOW]
+    r = -1
+    while i < words.size and now < due:
+        w = words[i]
+        if np.int64(w >> np.uint64(56)) != H_OMNIBUS_ADDRESS or not (w >> np.uint64(36)) & 1:
+            break
+        addr = np.int64(w & np.uint64(0xFFFFFFFF))
+        if r < 0 or addr < np.int64(rs[r]) or addr >= np.int64(rs[r]) + rl[r]:
+            r = _lookup(addr, rs, rl)
+            if r < 0:
+                break
+        if (rbeh[r] != 0 and rbeh[r] != B_PPU_MEMORY) or racc[r] == ACCESS_WO:
+            break
+        v = (np.int64(storage[rslot[r] + addr - np.int64(rs[r])]) >> rshift[r]) & np.int64(
+            rmask[r])
+        n_resp = _emit(responses, n_resp, R_OMNIBUS, v)
+        now += 1
+        i += 1
+    fpga[NOW] = now
+    return i, n_resp
+
+
 @njit(cache=True, nogil=True)
-def execute(words, start, m, an):
+def execute(words, start, m, an, fast):
     """Run `words` from index `start` up to and including the first halt on the `Machine` m
     and the `analog.AnalogState` an.
+
+    `fast` is the fast path's state (`fast_path.FAST`): recorded events go through
+    `fast_path.flush_events`, which picks the fast or the reference event loop.
 
     Returns (code, index): OK at the halt, NEED_CONFIG at the instruction to resume from after
     the model parameters were refreshed, or a program error code.
@@ -311,6 +371,18 @@ def execute(words, start, m, an):
         h = np.int64(w >> np.uint64(56))
         p = np.int64(w & np.uint64(0x00FFFFFFFFFFFFFF))
         now = fpga[NOW]
+        if (h == H_WAIT_UNTIL or h >= H_SPIKE_PACK_1) and now < state[A.ST_DUE] \
+                and counters[C_DIRTY] == 0 and not fpga[RESET_ASSERTED]:
+            i, n_ev = _spikes_and_waits(words, i, fpga, state[A.ST_DUE], event_time,
+                                        event_label, n_ev)
+            continue
+        if h == H_OMNIBUS_ADDRESS and (p >> 36) & 1 and now < state[A.ST_DUE] \
+                and counters[C_DIRTY] == 0 and not fpga[RESET_ASSERTED]:
+            done, n_resp = _plain_reads(words, i, fpga, state[A.ST_DUE], storage, rs, rl,
+                                        rslot, racc, rbeh, rshift, rmask, responses, n_resp)
+            if done > i:
+                i = done
+                continue
         # events are applied lazily, in bulk, right before anything observes or changes the
         # analog state; parameters are refreshed before the model acts after a config write
         due = now >= state[A.ST_DUE]
@@ -325,7 +397,7 @@ def execute(words, start, m, an):
                                                               and (p >> 36) & 1)
         if n_applied < n_ev and (due or acts and h < H_SPIKE_PACK_1 or h == H_RESET
                                  or h == H_LOOPBACK and p == 0 or counters[C_DIRTY] != 0):
-            A.flush_events(an, event_time, event_label, n_applied, n_ev)
+            F.flush_events(an, fast, event_time, event_label, n_applied, n_ev)
             n_applied = n_ev
         if counters[C_DIRTY] != 0 and acts:
             code = NEED_CONFIG
@@ -440,7 +512,7 @@ def execute(words, start, m, an):
             fpga[NOW] += 1
         i += 1
     if code != NEED_CONFIG and n_applied < n_ev:
-        A.flush_events(an, event_time, event_label, n_applied, n_ev)
+        F.flush_events(an, fast, event_time, event_label, n_applied, n_ev)
         n_applied = n_ev
     counters[C_RESPONSES] = n_resp
     counters[C_EVENTS] = n_ev
