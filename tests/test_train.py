@@ -296,3 +296,20 @@ def test_train_rejects_bad_options(tmp_path, capsys):
     assert "no MNIST files found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["train", "digits", "--chip-id", "-1"])
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2])
+def test_saturating_relu_keeps_the_forward_and_stops_the_gradient_at_31(shift):
+    limit = 32 * 2 ** shift
+    x = torch.tensor([-5.0, 0.0, 3.0, limit - 1.0, limit, limit + 7.0, 127.0],
+                     requires_grad=True)
+    ops = jobs.perceptron.nn.ConvertingReLU(shift=shift, mock=True)
+    ours = jobs.SaturatingReLU(shift=shift, mock=True)
+    assert torch.equal(ours(x), ops(x.detach()))
+    ours(x).sum().backward()
+    expected = ((x > 0) & (x < limit)).float() / 2 ** shift
+    assert torch.equal(x.grad, expected)
+    # the op itself passes the gradient through the clamp
+    y = x.detach().clone().requires_grad_(True)
+    ops(y).sum().backward()
+    assert y.grad[-1] > 0
