@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwlayer.regmap.chip_id import parse_chip_id
+from hwlayer.regmap.chip_id import int_from_text, parse_chip_id
 
 ENABLED = "QUIGGELDY_ENABLED"
 IP = "QUIGGELDY_IP"
@@ -54,12 +54,9 @@ def parse_int(text: str, name: str, *, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """`text` as an int (decimal or 0x...) within [minimum, maximum]; ValueError naming `name`."""
     try:
-        value = int(text, 0)
+        value = int_from_text(text)
     except ValueError:
-        try:
-            value = int(text, 10)  # "007": leading zeros are decimal, not an error
-        except ValueError:
-            value = None
+        value = None
     bounds = ("" if minimum is None and maximum is None else
               f" >= {minimum}" if maximum is None else f" in {minimum}..{maximum}")
     if value is None or (minimum is not None and value < minimum) or (

@@ -23,19 +23,25 @@ def check_chip_id(value: object, name: str = "chip_id") -> int | str:
     return int(value)
 
 
+def int_from_text(text: str) -> int:
+    """The one text form of ints in chip ids and environment variables: decimal or 0x hex
+    ("007" is decimal 7, not an error); ValueError otherwise."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        return int(text, 10)
+
+
 def parse_chip_id(text: str, name: str = "chip id") -> int | str:
     """A chip id from text ("ideal", "3", "0x10"); ValueError naming `name` and the text."""
     stripped = text.strip()
     if stripped == IDEAL:
         return IDEAL
     try:
-        value = int(stripped, 0)
+        value = int_from_text(stripped)
     except ValueError:
-        try:
-            value = int(stripped, 10)  # "007": leading zeros are decimal, not an error
-        except ValueError:
-            raise ValueError(f"{name} must be a non-negative int or {IDEAL!r}, "
-                             f"got {text!r}") from None
+        raise ValueError(f"{name} must be a non-negative int or {IDEAL!r}, "
+                         f"got {text!r}") from None
     if value < 0:
         raise ValueError(f"{name} must be a non-negative int or {IDEAL!r}, got {text!r}")
     return value
