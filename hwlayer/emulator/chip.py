@@ -150,6 +150,7 @@ class Chip:
         self.ppu_slot0 = np.array([self._map.slot(R.PPU_MEMORY_BASE + h * R.HEMISPHERE_STRIDE)
                                    for h in (0, 1)], dtype=np.int64)
         self.conv = np.zeros((2, 2, 256), dtype=np.int64)
+        self._scratch = np.zeros(256)
 
     @property
     def is_ideal(self) -> bool:
@@ -171,7 +172,8 @@ class Chip:
             "channel_i": p.channel_i, "quad_f": p.quad_f, "noise": noise, "state": self.state,
             "ppu_s": self.ppu_s, "ppu_slot0": self.ppu_slot0, "madc": p.madc,
             "madc_t": madc_t, "madc_v": madc_v, "conv": self.conv, "routes": p.routes,
-            "flags": p.flags, "v_inf32": p.v_inf32,
+            "flags": p.flags, "v_inf32": p.v_inf32, "cadc_kind": p.cadc_kind,
+            "cadc_v": p.cadc_v, "cadc_sigma": p.cadc_sigma, "scratch": self._scratch,
         })
 
     # -- program checks and sizing (one numba pass) -------------------------------------------

@@ -219,7 +219,7 @@ def _flush_ideal(S, hold, hemi_s, xbar, padi, routes, Kint, span, ev_t, ev_l, st
                 j += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def flush_events(an, fast, ev_t, ev_l, start, end):
     """Apply the recorded events [start, end): the fast path where it applies, else the
     reference (`analog.flush_events`)."""
