@@ -66,6 +66,9 @@ class AnalogState(NamedTuple):
     cadc_v: np.ndarray  # float64 (1024,) its fixed voltage (CADC_CONSTANT, CADC_FLOATING)
     cadc_sigma: np.ndarray  # float64 (1024,) its noise
     scratch: np.ndarray  # float64 (256,) scratch of a conversion
+    dkey: np.ndarray  # float64 (2, DECAY_SLOTS) time step of each decay table row (-1: none)
+    dtab: np.ndarray  # float32 (2, DECAY_SLOTS, 256) decay factors per hemisphere and step
+    dnext: np.ndarray  # int64 (2,) next decay table row to replace
 
 
 # neuron_f columns
@@ -94,6 +97,7 @@ MC_ENABLE, MC_NEURON, MC_SOURCE, MC_PERIOD, MC_SAMPLES, MC_COUNT = range(6)
 # ppu_s columns
 PS_RUNNING, PS_CMD, PS_PHASE, PS_NEXT, PS_COUNT = range(5)
 NEVER = np.int64(2**62)
+DECAY_SLOTS = 8  # time steps with cached decay factors, per hemisphere
 
 SATURATION_KNEE = 40.0  # CapMem LSB between the linear range and the rail
 CADC_NONLINEAR_START = 180.0  # CADC LSB where the ramp starts to bend
@@ -236,9 +240,50 @@ def _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t):
 
 
 @njit(cache=True, inline="always")
+def decay_slot(dkey, dtab, dnext, neuron_f, h, dt):
+    """The row of the decay table (`AnalogState.dtab`) that holds the 256 float32 decay
+    factors of hemisphere h over a step of dt cycles; derived on first use (round robin over
+    DECAY_SLOTS rows). A MAC program has a handful of distinct steps (event spacing, reset to
+    first event, last event to conversion), so after the first entry no step costs an exp."""
+    for s in range(DECAY_SLOTS):
+        if dkey[h, s] == dt:
+            return s
+    s = dnext[h]
+    dnext[h] = (s + 1) % DECAY_SLOTS
+    dkey[h, s] = dt
+    for c in range(256):
+        dtab[h, s, c] = _decay(neuron_f[NF_LAMBDA, h * 256 + c] * dt)
+    return s
+
+
+@njit(cache=True, fastmath=True)
+def _advance_table(V, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, h, t):
+    """`_advance` for the analog chip with the decay factors from the table (same numbers)."""
+    t0 = hemi_s[h, HS_T]
+    dt = t - t0
+    if dt <= 0:
+        return
+    hemi_s[h, HS_T] = t
+    if hemi_s[h, HS_HOLD_ACTIVE] != 0.0:
+        _advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
+        return
+    s = decay_slot(dkey, dtab, dnext, neuron_f, h, dt)
+    v = V[h * 256:h * 256 + 256]
+    v_inf = v_inf32[h * 256:h * 256 + 256]
+    r = dtab[h, s]
+    for c in range(256):
+        v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c]
+
+
+@njit(cache=True, inline="always")
 def advance(an, h, t):
-    _advance(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
-             an.state[ST_IDEAL] != 0, h, t)
+    """Bring the membranes of hemisphere h to time t (t never decreases)."""
+    if an.state[ST_IDEAL] != 0:
+        if t > an.hemi_s[h, HS_T]:
+            an.hemi_s[h, HS_T] = t
+        return
+    _advance_table(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.dkey, an.dtab,
+                   an.dnext, h, t)
 
 
 @njit(cache=True)

@@ -151,6 +151,9 @@ class Chip:
                                    for h in (0, 1)], dtype=np.int64)
         self.conv = np.zeros((2, 2, 256), dtype=np.int64)
         self._scratch = np.zeros(256)
+        self.decay_key = np.full((2, A.DECAY_SLOTS), -1.0)  # the decay table (analog.decay_slot)
+        self.decay_table = np.zeros((2, A.DECAY_SLOTS, 256), dtype=np.float32)
+        self._decay_next = np.zeros(2, dtype=np.int64)
 
     @property
     def is_ideal(self) -> bool:
@@ -174,6 +177,7 @@ class Chip:
             "madc_t": madc_t, "madc_v": madc_v, "conv": self.conv, "routes": p.routes,
             "flags": p.flags, "v_inf32": p.v_inf32, "cadc_kind": p.cadc_kind,
             "cadc_v": p.cadc_v, "cadc_sigma": p.cadc_sigma, "scratch": self._scratch,
+            "dkey": self.decay_key, "dtab": self.decay_table, "dnext": self._decay_next,
         })
 
     # -- program checks and sizing (one numba pass) -------------------------------------------
@@ -243,6 +247,7 @@ class Chip:
             self.params.refresh(self.storage, int(c[ex.C_DIRTY]) & ALL_GROUPS)
             c[ex.C_DIRTY] = 0
             self.hemi_s[:, A.HS_DT_CACHE] = -1.0  # decay factors follow the new parameters
+            self.decay_key[:] = -1.0
             F.update_spans(self._fast, self.params.K, self.params.Kint, self.identity.ideal)
         if code == ex.ERR_ADDRESS_WITHOUT_DATA:
             raise ProgramError(f"omnibus write address at index {at} is not followed by data")

@@ -349,7 +349,7 @@ def execute(words, start, m, an, fast):
     """Run `words` from index `start` up to and including the first halt on the `Machine` m
     and the `analog.AnalogState` an.
 
-    `fast` is the fast path's state (`fast_path.FAST`): recorded events go through
+    `fast` is the fast path's state (`fast_path.FastState`): recorded events go through
     `fast_path.flush_events`, which picks the fast or the reference event loop.
 
     Returns (code, index): OK at the halt, NEED_CONFIG at the instruction to resume from after
