@@ -59,6 +59,9 @@ class FastState(NamedTuple):
     keys: np.ndarray  # int64 (256,) scratch: deliveries of a label routed per event
     ps: np.ndarray  # float32 (256,) scratch: their pulses
     targets: np.ndarray  # int64 (8, 3) scratch of analog._route
+    lag: np.ndarray  # int64 (2,) time the columns outside each span are at, during a flush
+    u0: np.ndarray  # float32 (512,) membranes before a period (periodic tails)
+    touched: np.ndarray  # int64 (2,) hemispheres a period reaches
 
 
 def resolve_path(path: str | None) -> str:
@@ -85,7 +88,8 @@ def new_state(path: str) -> FastState:
         dl_key=np.zeros((LABELS, MAX_DELIVERIES), dtype=np.int64),
         dl_p=np.zeros((LABELS, MAX_DELIVERIES), dtype=np.float32),
         keys=np.zeros(256, dtype=np.int64), ps=np.zeros(256, dtype=np.float32),
-        targets=np.zeros((8, 3), dtype=np.int64))
+        targets=np.zeros((8, 3), dtype=np.int64), lag=np.zeros(2, dtype=np.int64),
+        u0=np.zeros(512, dtype=np.float32), touched=np.zeros(2, dtype=np.int64))
 
 
 def update_spans(fs: FastState, K: np.ndarray, Kint: np.ndarray, ideal: bool) -> None:
@@ -159,17 +163,16 @@ def _relax_outside(V, neuron_f, v_inf32, h, lo, hi, dt):
 
 
 @njit(cache=True, fastmath=True)
-def _flush_analog(an, fs, ev_t, ev_l, start, end):
-    """`analog._flush_analog` over the reachable spans with the label table; see the module
-    docstring. The per-event work indexes arrays only (an array temporary costs numba a
-    reference-counting call even when borrowed); unsigned column indices need no wraparound
-    check, so the column loops vectorise."""
+def _steps_analog(an, fs, ev_t, ev_l, start, end):
+    """Apply events [start, end) one by one: `analog._flush_analog` over the reachable spans
+    with the label table. The per-event work indexes arrays only (an array temporary costs
+    numba a reference-counting call even when borrowed); unsigned column indices need no
+    wraparound check, so the column loops vectorise. fs.lag holds the time the columns
+    outside the span are at."""
     V, hold, hemi_s, neuron_f, v_inf32, K = an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.K
-    dkey, dtab, dnext, span = an.dkey, an.dtab, an.dnext, fs.span
+    dkey, dtab, dnext, span, lag = an.dkey, an.dtab, an.dnext, fs.span, fs.lag
     dl_stamp, dl_n, dl_key, dl_p = fs.dl_stamp, fs.dl_n, fs.dl_key, fs.dl_p
     gen = fs.generation[0]
-    lag0 = np.int64(hemi_s[0, A.HS_T])  # time the columns outside the span are at
-    lag1 = np.int64(hemi_s[1, A.HS_T])
     V2 = V.reshape(2, 256)
     v_inf2 = v_inf32.reshape(2, 256)
     for i in range(start, end):
@@ -194,12 +197,9 @@ def _flush_analog(an, fs, ev_t, ev_l, start, end):
                 hemi_s[h, A.HS_T] = t
                 if hemi_s[h, A.HS_HOLD_ACTIVE] != 0.0:
                     _relax_outside(V, neuron_f, v_inf32, h, span[h, 0], span[h, 1],
-                                   np.int64(t0) - (lag1 if h else lag0))
+                                   np.int64(t0) - lag[h])
                     A._advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
-                    if h:
-                        lag1 = t
-                    else:
-                        lag0 = t
+                    lag[h] = t
                 else:  # the relaxation fused into the first addition
                     s = A.decay_slot(dkey, dtab, dnext, neuron_f, h, dt)
                     for c in range(lo, hi):
@@ -209,16 +209,90 @@ def _flush_analog(an, fs, ev_t, ev_l, start, end):
             if pf > 0.0:
                 for c in range(lo, hi):
                     V2[h, c] += pf * K[h, b, d, c]
-    for h in range(2):
-        _relax_outside(V, neuron_f, v_inf32, h, span[h, 0], span[h, 1],
-                       np.int64(hemi_s[h, A.HS_T]) - (lag1 if h else lag0))
 
 
 @njit(cache=True)
-def _flush_ideal(an, fs, ev_t, ev_l, start, end):
-    """`analog._flush_ideal` over the reachable spans with the label table (exact integers:
-    identical results); the hold test is made once per hemisphere and flush where no neuron
-    is held."""
+def _periodic_tail(ev_t, ev_l, start, end):
+    """(first, period in events, period in cycles) of the longest periodic tail of events
+    [start, end): from `first` on, every event repeats `period` events later with the same label
+    `cycles` later. A MAC entry with num_sends > 1 sweeps the same labels num_sends times.
+    (end, 0, 0) if there is none."""
+    label = ev_l[start]
+    p = 0
+    for i in range(start + 1, end):
+        if ev_l[i] == label:
+            p = i - start
+            break
+    if p == 0:
+        return end, 0, 0
+    cycles = ev_t[start + p] - ev_t[start]
+    if cycles <= 0:
+        return end, 0, 0
+    first = end - p
+    while first > start and ev_l[first - 1] == ev_l[first - 1 + p] and \
+            ev_t[first - 1 + p] - ev_t[first - 1] == cycles:
+        first -= 1
+    return first, p, cycles
+
+
+@njit(cache=True, fastmath=True)
+def _repeat_analog(an, fs, repeats, cycles):
+    """Apply `repeats` more periods in closed form. The membranes are linear between resets
+    (no rail acts on them; the readout saturates), so one period maps U = V - V_inf to
+    r U + C, with r the decay over the period and C what its events add. C comes from the
+    last period run one by one: the membranes before it (fs.u0) and now."""
+    V, neuron_f, v_inf32, hemi_s, span = an.V, an.neuron_f, an.v_inf32, an.hemi_s, fs.span
+    u0, touched = fs.u0, fs.touched
+    for h in range(2):
+        if not touched[h]:
+            continue
+        s = A.decay_slot(an.dkey, an.dtab, an.dnext, neuron_f, h, cycles)
+        r = an.dtab[h, s]
+        lo, hi = np.uint64(span[h, 0]), np.uint64(span[h, 1])
+        for c in range(lo, hi):
+            n = h * 256 + c
+            u = V[n] - v_inf32[n]
+            inc = u - r[c] * (u0[n] - v_inf32[n])
+            for _ in range(repeats):
+                u = r[c] * u + inc
+            V[n] = v_inf32[n] + u
+        hemi_s[h, A.HS_T] += repeats * cycles
+
+
+@njit(cache=True)
+def _flush_analog(an, fs, ev_t, ev_l, start, end):
+    """Apply events [start, end): one by one, except that a periodic tail of at least three
+    periods (a MAC entry's repeated sweeps) runs two periods one by one and the rest in closed
+    form (`_repeat_analog`); the parts before and after run one by one."""
+    hemi_s, lag = an.hemi_s, fs.lag
+    lag[0] = np.int64(hemi_s[0, A.HS_T])
+    lag[1] = np.int64(hemi_s[1, A.HS_T])
+    first, p, cycles = (end, 0, 0) if end - start < 6 else _periodic_tail(ev_t, ev_l, start, end)
+    repeats = (end - first) // p - 2 if p else 0
+    if repeats >= 1:
+        _steps_analog(an, fs, ev_t, ev_l, start, first + p)
+        if hemi_s[0, A.HS_HOLD_ACTIVE] == 0.0 and hemi_s[1, A.HS_HOLD_ACTIVE] == 0.0:
+            u0, touched = fs.u0, fs.touched
+            t_before = hemi_s[:, A.HS_T].copy()
+            u0[:] = an.V
+            _steps_analog(an, fs, ev_t, ev_l, first + p, first + 2 * p)
+            for h in range(2):
+                touched[h] = hemi_s[h, A.HS_T] > t_before[h]
+            _repeat_analog(an, fs, repeats, cycles)
+            start = first + (repeats + 2) * p
+        else:
+            start = first + p
+    _steps_analog(an, fs, ev_t, ev_l, start, end)
+    for h in range(2):
+        _relax_outside(an.V, an.neuron_f, an.v_inf32, h, fs.span[h, 0], fs.span[h, 1],
+                       np.int64(hemi_s[h, A.HS_T]) - lag[h])
+
+
+@njit(cache=True)
+def _steps_ideal(an, fs, ev_t, ev_l, start, end):
+    """Apply events [start, end) one by one, exactly (the ideal chip): `analog._flush_ideal`
+    over the reachable spans with the label table; the hold test is made once per hemisphere
+    and call where no neuron of the span is held from then on."""
     hemi_s, Kint, span = an.hemi_s, an.Kint, fs.span
     dl_stamp, dl_n, dl_key, dl_p = fs.dl_stamp, fs.dl_n, fs.dl_key, fs.dl_p
     gen = fs.generation[0]
@@ -254,6 +328,28 @@ def _flush_ideal(an, fs, ev_t, ev_l, start, end):
                 for c in range(lo, hi):
                     if hold2[h, c] <= t:
                         S2[h, c] += a * Kint[h, b, d, c]
+
+
+@njit(cache=True)
+def _flush_ideal(an, fs, ev_t, ev_l, start, end):
+    """`_flush_analog` for the ideal chip: a periodic tail whose neurons are all free adds the
+    exact sum of one period (from the second period run one by one) for the remaining periods
+    (identical integers)."""
+    hemi_s, S = an.hemi_s, an.S
+    first, p, cycles = (end, 0, 0) if end - start < 6 else _periodic_tail(ev_t, ev_l, start, end)
+    repeats = (end - first) // p - 2 if p else 0
+    if repeats >= 1 and ev_t[first + p] >= an.hold.max():
+        _steps_ideal(an, fs, ev_t, ev_l, start, first + p)
+        before = S.copy()
+        t_before = hemi_s[:, A.HS_T].copy()
+        _steps_ideal(an, fs, ev_t, ev_l, first + p, first + 2 * p)
+        for n in range(512):
+            S[n] += repeats * (S[n] - before[n])
+        for h in range(2):
+            if hemi_s[h, A.HS_T] > t_before[h]:
+                hemi_s[h, A.HS_T] += repeats * cycles
+        start = first + (repeats + 2) * p
+    _steps_ideal(an, fs, ev_t, ev_l, start, end)
 
 
 @njit(cache=True, inline="always")
