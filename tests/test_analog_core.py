@@ -187,3 +187,18 @@ def test_periodic_tails_both_hemispheres_many_sends(chip_id):
     else:
         assert every.max() <= 1
         assert np.mean(used == 0) >= 0.999 and used.mean() < 0.01
+
+
+@njit(cache=False)
+def _tanhs(y):
+    out = np.empty_like(y)
+    for i in range(y.size):
+        out[i] = A._tanh_positive(y[i])
+    return out
+
+
+def test_soft_rail_tanh_matches_libm():
+    y = np.concatenate([np.geomspace(1e-9, 40.0, 100001), [0.005, 0.00500001, 32.0]])
+    assert np.max(np.abs(_tanhs(y) - np.tanh(y))) < 1e-9  # the decay's cubic below 0.01
+    big = y > 0.006
+    assert np.all(np.abs(_tanhs(y[big]) - np.tanh(y[big])) <= 4e-16)

@@ -532,14 +532,21 @@ def padi_event(an, h, word, t):
 # --- readout -----------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
+def _tanh_positive(y):
+    """tanh(y) for y > 0 through `_decay` (no libm call, so loops over channels vectorise)."""
+    e = _decay(2.0 * y)
+    return (1.0 - e) / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
 def saturate(v, lo, hi):
-    """Soft rails: linear inside [lo + knee, hi - knee], compressive beyond."""
+    """Soft rails: linear inside [lo + knee, hi - knee], compressive (tanh) beyond."""
     top = hi - SATURATION_KNEE
     if v > top:
-        return top + SATURATION_KNEE * np.tanh((v - top) / SATURATION_KNEE)
+        return top + SATURATION_KNEE * _tanh_positive((v - top) / SATURATION_KNEE)
     bottom = lo + SATURATION_KNEE
     if v < bottom:
-        return bottom - SATURATION_KNEE * np.tanh((bottom - v) / SATURATION_KNEE)
+        return bottom - SATURATION_KNEE * _tanh_positive((bottom - v) / SATURATION_KNEE)
     return v
 
 
