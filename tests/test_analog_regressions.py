@@ -119,7 +119,6 @@ def test_decay_factors_follow_a_parameter_change(path, monkeypatch):
     lam = chip.params.neuron_f[A.NF_LAMBDA, 0]
     if path == "reference":
         r = chip.r_cache[0]
-    else:  # the fast path's decay table: the slot of the 6-cycle step of hemisphere 0
-        _, _, dkey, dtab, _, _ = chip._fast
-        r = dtab[0, list(dkey[0]).index(1011 - 1005), 0]
+    else:  # the decay table: the row of the 6-cycle step of hemisphere 0
+        r = chip.decay_table[0, list(chip.decay_key[0]).index(1011 - 1005), 0]
     assert np.isclose(r, np.exp(-lam * (1011 - 1005)), rtol=1e-7)

@@ -62,6 +62,13 @@ class AnalogState(NamedTuple):
     routes: np.ndarray  # int64 (2, 4, 32) accepting-driver bits per bus and row select
     flags: np.ndarray  # int64 [0]: a receiving driver is not plain hagen (general path)
     v_inf32: np.ndarray  # float32 (512,) leak potentials
+    cadc_kind: np.ndarray  # int64 (1024,) what each CADC channel sees (`cadc_sources`)
+    cadc_v: np.ndarray  # float64 (1024,) its fixed voltage (CADC_CONSTANT, CADC_FLOATING)
+    cadc_sigma: np.ndarray  # float64 (1024,) its noise
+    scratch: np.ndarray  # float64 (256,) scratch of a conversion
+    dkey: np.ndarray  # float64 (2, DECAY_SLOTS) time step of each decay table row (-1: none)
+    dtab: np.ndarray  # float32 (2, DECAY_SLOTS, 256) decay factors per hemisphere and step
+    dnext: np.ndarray  # int64 (2,) next decay table row to replace
 
 
 # neuron_f columns
@@ -76,6 +83,8 @@ DI_RECEIVER, DI_MASK, DI_ADDRESS_OUT, DI_HAGEN, DI_COUNT = range(5)
 # channel_i columns and modes
 CI_MODE, CI_DIGITAL_OFFSET, CI_COUNT = range(3)
 CHANNEL_FLOATING, CHANNEL_NEURON, CHANNEL_DEBUG = range(3)
+# what a CADC channel sees (cadc_sources)
+CADC_MEMBRANE, CADC_CONSTANT, CADC_FLOATING = range(3)
 # quad_f, hemi_f (configuration) and hemi_s (state) columns
 QF_V0, QF_SLOPE, QF_COUNT = range(3)
 HF_DEBUG_V, HF_CADC_ENABLE, HF_COUNT = range(3)
@@ -88,6 +97,7 @@ MC_ENABLE, MC_NEURON, MC_SOURCE, MC_PERIOD, MC_SAMPLES, MC_COUNT = range(6)
 # ppu_s columns
 PS_RUNNING, PS_CMD, PS_PHASE, PS_NEXT, PS_COUNT = range(5)
 NEVER = np.int64(2**62)
+DECAY_SLOTS = 8  # time steps with cached decay factors, per hemisphere
 
 SATURATION_KNEE = 40.0  # CapMem LSB between the linear range and the rail
 CADC_NONLINEAR_START = 180.0  # CADC LSB where the ramp starts to bend
@@ -118,12 +128,41 @@ def _hagen_activation(addr):
 # Hot loops index 1-d slices with range(256): provably non-negative indices let LLVM drop
 # numba's negative-index wraparound and vectorise.
 
+# e^-n for the integer part of a decay exponent; beyond the table exp(-x) < 1e-27 counts as 0
+_EXP_NEG_INT = np.exp(-np.arange(64, dtype=np.float64))
+_EXP_NEG_HALF = float(np.exp(-0.5))
+
+
 @njit(cache=True, fastmath=True, inline="always")
 def _decay(x):
-    """exp(-x) for x >= 0; a cubic below 0.01 (error < 5e-10), vectorisable."""
+    """exp(-x) for x >= 0 without a libm call, so that loops over columns vectorise.
+
+    A cubic below 0.01 (error < 5e-10, as since the first model); above, for x = n + f,
+    e^-n (a table) times e^-1/2 times a degree-14 Taylor polynomial of e^-(f - 1/2) (relative
+    error below 5e-16, libm's order); 0 from x = 64 on (e^-64 < 2e-28).
+    """
     if x < 0.01:
         return 1.0 - x * (1.0 - x * (0.5 - x / 6.0))
-    return np.exp(-x)
+    if x >= 64.0:
+        return 0.0
+    n = np.int64(x)
+    u = -(x - n - 0.5)
+    p = 1.0 / 87178291200.0
+    p = p * u + 1.0 / 6227020800.0
+    p = p * u + 1.0 / 479001600.0
+    p = p * u + 1.0 / 39916800.0
+    p = p * u + 1.0 / 3628800.0
+    p = p * u + 1.0 / 362880.0
+    p = p * u + 1.0 / 40320.0
+    p = p * u + 1.0 / 5040.0
+    p = p * u + 1.0 / 720.0
+    p = p * u + 1.0 / 120.0
+    p = p * u + 1.0 / 24.0
+    p = p * u + 1.0 / 6.0
+    p = p * u + 0.5
+    p = p * u + 1.0
+    p = p * u + 1.0
+    return _EXP_NEG_INT[n] * _EXP_NEG_HALF * p
 
 
 @njit(cache=True, fastmath=True)
@@ -200,10 +239,51 @@ def _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t):
     _relax(V, v_inf32, r_cache, h * 256)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def decay_slot(dkey, dtab, dnext, neuron_f, h, dt):
+    """The row of the decay table (`AnalogState.dtab`) that holds the 256 float32 decay
+    factors of hemisphere h over a step of dt cycles; derived on first use (round robin over
+    DECAY_SLOTS rows). A MAC program has a handful of distinct steps (event spacing, reset to
+    first event, last event to conversion), so after the first entry no step costs an exp."""
+    for s in range(DECAY_SLOTS):
+        if dkey[h, s] == dt:
+            return s
+    s = dnext[h]
+    dnext[h] = (s + 1) % DECAY_SLOTS
+    dkey[h, s] = dt
+    for c in range(256):
+        dtab[h, s, c] = _decay(neuron_f[NF_LAMBDA, h * 256 + c] * dt)
+    return s
+
+
+@njit(cache=True, fastmath=True)
+def _advance_table(V, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, h, t):
+    """`_advance` for the analog chip with the decay factors from the table (same numbers)."""
+    t0 = hemi_s[h, HS_T]
+    dt = t - t0
+    if dt <= 0:
+        return
+    hemi_s[h, HS_T] = t
+    if hemi_s[h, HS_HOLD_ACTIVE] != 0.0:
+        _advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
+        return
+    s = decay_slot(dkey, dtab, dnext, neuron_f, h, dt)
+    v = V[h * 256:h * 256 + 256]
+    v_inf = v_inf32[h * 256:h * 256 + 256]
+    r = dtab[h, s]
+    for c in range(256):
+        v[c] = v_inf[c] + (v[c] - v_inf[c]) * r[c]
+
+
+@njit(cache=True, inline="always")
 def advance(an, h, t):
-    _advance(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
-             an.state[ST_IDEAL] != 0, h, t)
+    """Bring the membranes of hemisphere h to time t (t never decreases)."""
+    if an.state[ST_IDEAL] != 0:
+        if t > an.hemi_s[h, HS_T]:
+            an.hemi_s[h, HS_T] = t
+        return
+    _advance_table(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.dkey, an.dtab,
+                   an.dnext, h, t)
 
 
 @njit(cache=True)
@@ -217,7 +297,7 @@ def reset_neuron(V, S, hold, hemi_s, neuron_f, neuron_i, n, t):
     hemi_s[n // 256, HS_HOLD_ACTIVE] = 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def reset_quad(an, h, q, t):
     """NeuronResetQuad: the 4 neurons of quad column q of hemisphere h."""
     advance(an, h, t)
@@ -435,7 +515,7 @@ def flush_events(an, ev_t, ev_l, start, end):
                       routes, K, ev_t, ev_l, start, end)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def padi_event(an, h, word, t):
     """A PADIEvent register write: an on-chip event on the selected buses of hemisphere h."""
     ideal = an.state[ST_IDEAL] != 0
@@ -452,14 +532,21 @@ def padi_event(an, h, word, t):
 # --- readout -----------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
+def _tanh_positive(y):
+    """tanh(y) for y > 0 through `_decay` (no libm call, so loops over channels vectorise)."""
+    e = _decay(2.0 * y)
+    return (1.0 - e) / (1.0 + e)
+
+
+@njit(cache=True, inline="always")
 def saturate(v, lo, hi):
-    """Soft rails: linear inside [lo + knee, hi - knee], compressive beyond."""
+    """Soft rails: linear inside [lo + knee, hi - knee], compressive (tanh) beyond."""
     top = hi - SATURATION_KNEE
     if v > top:
-        return top + SATURATION_KNEE * np.tanh((v - top) / SATURATION_KNEE)
+        return top + SATURATION_KNEE * _tanh_positive((v - top) / SATURATION_KNEE)
     bottom = lo + SATURATION_KNEE
     if v < bottom:
-        return bottom - SATURATION_KNEE * np.tanh((bottom - v) / SATURATION_KNEE)
+        return bottom - SATURATION_KNEE * _tanh_positive((bottom - v) / SATURATION_KNEE)
     return v
 
 
@@ -481,7 +568,7 @@ def neuron_voltage(V, S, neuron_f, ideal, n, source):
     return neuron_f[NF_V_ADAPT, n]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def next_noise(an):
     noise, state = an.noise, an.state
     i = state[ST_NOISE_INDEX]
@@ -491,54 +578,78 @@ def next_noise(an):
     return noise[i]
 
 
+def cadc_sources(channel_i: np.ndarray, neuron_f: np.ndarray, neuron_i: np.ndarray,
+                 hemi_f: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each of the 1024 CADC channels (h * 512 + type * 256 + column) sees: (kind, voltage,
+    noise sigma). Kinds: CADC_MEMBRANE (the neuron's membrane, read at conversion time),
+    CADC_CONSTANT (a fixed voltage: synaptic input, adaptation or the debug line) and
+    CADC_FLOATING (an undriven input). Derived when the configuration changes, so that a
+    conversion is one branch-free pass (`_convert`)."""
+    mode = channel_i[CI_MODE].reshape(2, 2, 256)
+    source = np.broadcast_to(neuron_i[NI_READOUT].reshape(2, 1, 256), mode.shape)
+    nf = neuron_f.reshape(NF_COUNT, 2, 1, 256)
+    neuron = mode == CHANNEL_NEURON
+    kind = np.full(mode.shape, CADC_CONSTANT, dtype=np.int64)
+    kind[neuron & (source == READOUT_MEMBRANE)] = CADC_MEMBRANE
+    kind[(mode == CHANNEL_FLOATING) | neuron & (source == READOUT_FLOATING)] = CADC_FLOATING
+    volt = np.full(mode.shape, FLOATING)
+    for src, row in ((READOUT_EXC, NF_V_SYNIN_EXC), (READOUT_INH, NF_V_SYNIN_INH),
+                     (READOUT_ADAPT, NF_V_ADAPT)):
+        sel = neuron & (source == src)
+        volt[sel] = np.broadcast_to(nf[row], mode.shape)[sel]
+    debug = mode == CHANNEL_DEBUG
+    volt[debug] = np.broadcast_to(hemi_f[:, HF_DEBUG_V].reshape(2, 1, 1), mode.shape)[debug]
+    sigma = np.where(neuron, np.broadcast_to(nf[NF_SIGMA], mode.shape), 0.0)
+    sigma[debug] = DEBUG_NOISE
+    sigma[kind == CADC_FLOATING] = 0.0
+    return kind.reshape(1024), volt.reshape(1024), sigma.reshape(1024)
+
+
 @njit(cache=True)
-def _convert(V, S, hemi_f, neuron_f, neuron_i, channel_f, channel_i, quad_f, noise, state,
-             out, ideal, h, ctype):
+def _convert(V, S, neuron_f, channel_f, channel_i, cadc_kind, cadc_v, cadc_sigma, quad_f,
+             noise, state, v, out, cadc_on, ideal, h, ctype):
     """The ramp conversion of the 256 channels of one type of hemisphere h into out[256].
 
-    Two passes: what each comparator sees (branchy, per channel), then the ramp arithmetic
-    (vectorised); every conversion consumes 256 samples of the noise pool.
+    What each channel sees comes from `cadc_sources` (derived with the configuration); a
+    membrane beyond the linear range of its rails takes the soft rail (`saturate`) in a second,
+    rarely entered loop. `v` is scratch (256 float64). Every conversion consumes 256 samples of
+    the noise pool.
     """
     base_ch = h * 512 + ctype * 256
-    if hemi_f[h, HF_CADC_ENABLE] == 0.0:
+    if not cadc_on:
         for c in range(256):
             out[c] = 0
         return
+    kind = cadc_kind[base_ch:base_ch + 256]
+    digital = channel_i[CI_DIGITAL_OFFSET, base_ch:base_ch + 256]
     if ideal:
+        s = S[h * 256:h * 256 + 256]
         for c in range(256):
-            n = h * 256 + c
-            mode = channel_i[CI_MODE, base_ch + c]
-            source = neuron_i[NI_READOUT, n]
-            if mode == CHANNEL_FLOATING or (mode == CHANNEL_NEURON
-                                            and source == READOUT_FLOATING):
-                raw = 255
-            elif mode == CHANNEL_NEURON and source == READOUT_MEMBRANE:
-                raw = IDEAL_REST + S[n] // IDEAL_DIVISOR  # exact floor
-            else:
-                raw = IDEAL_REST
-            out[c] = min(max(raw + channel_i[CI_DIGITAL_OFFSET, base_ch + c], 0), 255)
+            raw = IDEAL_REST + s[c] // IDEAL_DIVISOR if kind[c] == CADC_MEMBRANE else (
+                255 if kind[c] == CADC_FLOATING else IDEAL_REST)
+            out[c] = min(max(raw + digital[c], 0), 255)
         return
-    v = np.empty(256)
-    sigma = np.empty(256)
+    vm = V[h * 256:h * 256 + 256]
+    hi = neuron_f[NF_V_HI, h * 256:h * 256 + 256]
+    lo = neuron_f[NF_V_LO, h * 256:h * 256 + 256]
+    fixed = cadc_v[base_ch:base_ch + 256]
+    beyond = 0
     for c in range(256):
-        n = h * 256 + c
-        mode = channel_i[CI_MODE, base_ch + c]
-        if mode == CHANNEL_NEURON:
-            v[c] = neuron_voltage(V, S, neuron_f, False, n, neuron_i[NI_READOUT, n])
-            sigma[c] = neuron_f[NF_SIGMA, n]
-        elif mode == CHANNEL_DEBUG:
-            v[c] = hemi_f[h, HF_DEBUG_V]
-            sigma[c] = DEBUG_NOISE
-        else:
-            v[c] = FLOATING
-            sigma[c] = 0.0
+        m = kind[c] == CADC_MEMBRANE
+        x = np.float64(vm[c])
+        v[c] = x if m else fixed[c]
+        beyond += m and (x > hi[c] - SATURATION_KNEE or x < lo[c] + SATURATION_KNEE)
+    if beyond:
+        for c in range(256):
+            if kind[c] == CADC_MEMBRANE:
+                v[c] = saturate(v[c], lo[c], hi[c])
     i0 = state[ST_NOISE_INDEX]
     if i0 + 256 > noise.size:
         i0 = 0  # the pool is sized for the program; reuse only as a last resort
     state[ST_NOISE_INDEX] = i0 + 256
     z = noise[i0:i0 + 256]
+    sigma = cadc_sigma[base_ch:base_ch + 256]
     offsets = channel_f[0, base_ch:base_ch + 256]
-    digital = channel_i[CI_DIGITAL_OFFSET, base_ch:base_ch + 256]
     for half in range(2):
         q = 2 * h + half
         v0 = quad_f[q, QF_V0]
@@ -555,13 +666,13 @@ def _convert(V, S, hemi_f, neuron_f, neuron_i, channel_f, channel_i, quad_f, noi
             out[c] = np.int64(min(max(raw, 0.0), 255.0))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def convert_row(an, h, ctype, t):
     """One CADC ramp conversion of the 256 channels of one type; results in an.conv[h, type]."""
     advance(an, h, t)
-    _convert(an.V, an.S, an.hemi_f, an.neuron_f, an.neuron_i, an.channel_f, an.channel_i,
-             an.quad_f, an.noise, an.state,
-             an.conv[h, ctype], an.state[ST_IDEAL] != 0, h, ctype)
+    _convert(an.V, an.S, an.neuron_f, an.channel_f, an.channel_i, an.cadc_kind, an.cadc_v,
+             an.cadc_sigma, an.quad_f, an.noise, an.state, an.scratch, an.conv[h, ctype],
+             an.hemi_f[h, HF_CADC_ENABLE] != 0.0, an.state[ST_IDEAL] != 0, h, ctype)
 
 
 # --- PPU: the HAGEN base program as a command protocol -------------------------------------------
@@ -587,7 +698,7 @@ def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h,
         hemi_s[h, HS_HOLD_ACTIVE] = 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ppu_reset(an, h, storage, t):
     """reset_neurons: reset every column whose byte in neuron_reset_mask is > 0 (signed)."""
     advance(an, h, t)
@@ -595,7 +706,7 @@ def _ppu_reset(an, h, storage, t):
                   an.ppu_slot0[h] + ppu.RESET_MASK_WORD, h, t)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ppu_convert(an, h, storage, t, baseline):
     """Read the causal CADC row; store it as baseline or as the saturating difference to it."""
     base, conv = an.ppu_slot0[h], an.conv
@@ -616,7 +727,7 @@ def _ppu_convert(an, h, storage, t, baseline):
         storage[base + dst + q] = np.uint32(w)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ppu_action(an, h, storage, t):
     """Perform the due phase of PPU h's current command at time t."""
     ppu_s = an.ppu_s
@@ -656,7 +767,7 @@ def _ppu_action(an, h, storage, t):
         ppu_s[h, PS_PHASE] = phase + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ppu_command(an, h, value, t):
     """The host wrote `value` to PPU h's status word at time t."""
     ppu_s = an.ppu_s
@@ -668,7 +779,7 @@ def ppu_command(an, h, value, t):
     update_due(an)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ppu_control(an, h, value, storage, t):
     """PPUControlRegister write: inhibit_reset (bit 0) runs the program, clearing it stops it."""
     ppu_s, slot0 = an.ppu_s, an.ppu_slot0
@@ -682,7 +793,7 @@ def ppu_control(an, h, value, storage, t):
     update_due(an)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ppu_sleeping(an, h):
     ppu_s = an.ppu_s
     return 1 if (ppu_s[h, PS_RUNNING] and ppu_s[h, PS_CMD] == 0) else 0
@@ -690,7 +801,7 @@ def ppu_sleeping(an, h):
 
 # --- MADC --------------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def madc_control(an, value, t):
     """MADCControl write: bit 0 starts a recording with the current MADCConfig, bit 1 stops."""
     madc, state = an.madc, an.state
@@ -703,7 +814,7 @@ def madc_control(an, value, t):
     update_due(an)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _madc_sample(an, t):
     madc, state, madc_t, madc_v, neuron_f = an.madc, an.state, an.madc_t, an.madc_v, an.neuron_f
     n = madc[MC_NEURON]
@@ -723,7 +834,7 @@ def _madc_sample(an, t):
 
 # --- time-driven work ---------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def update_due(an):
     """The earliest time at which a PPU phase or an MADC sample is pending."""
     state, ppu_s = an.state, an.ppu_s
@@ -736,7 +847,7 @@ def update_due(an):
     state[ST_DUE] = due
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def settle(an, storage, t):
     """Perform every PPU phase and MADC sample due at or before t, in time order."""
     state, ppu_s, madc = an.state, an.ppu_s, an.madc

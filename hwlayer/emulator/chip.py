@@ -150,6 +150,10 @@ class Chip:
         self.ppu_slot0 = np.array([self._map.slot(R.PPU_MEMORY_BASE + h * R.HEMISPHERE_STRIDE)
                                    for h in (0, 1)], dtype=np.int64)
         self.conv = np.zeros((2, 2, 256), dtype=np.int64)
+        self._scratch = np.zeros(256)
+        self.decay_key = np.full((2, A.DECAY_SLOTS), -1.0)  # the decay table (analog.decay_slot)
+        self.decay_table = np.zeros((2, A.DECAY_SLOTS, 256), dtype=np.float32)
+        self._decay_next = np.zeros(2, dtype=np.int64)
 
     @property
     def is_ideal(self) -> bool:
@@ -171,7 +175,9 @@ class Chip:
             "channel_i": p.channel_i, "quad_f": p.quad_f, "noise": noise, "state": self.state,
             "ppu_s": self.ppu_s, "ppu_slot0": self.ppu_slot0, "madc": p.madc,
             "madc_t": madc_t, "madc_v": madc_v, "conv": self.conv, "routes": p.routes,
-            "flags": p.flags, "v_inf32": p.v_inf32,
+            "flags": p.flags, "v_inf32": p.v_inf32, "cadc_kind": p.cadc_kind,
+            "cadc_v": p.cadc_v, "cadc_sigma": p.cadc_sigma, "scratch": self._scratch,
+            "dkey": self.decay_key, "dtab": self.decay_table, "dnext": self._decay_next,
         })
 
     # -- program checks and sizing (one numba pass) -------------------------------------------
@@ -241,6 +247,7 @@ class Chip:
             self.params.refresh(self.storage, int(c[ex.C_DIRTY]) & ALL_GROUPS)
             c[ex.C_DIRTY] = 0
             self.hemi_s[:, A.HS_DT_CACHE] = -1.0  # decay factors follow the new parameters
+            self.decay_key[:] = -1.0
             F.update_spans(self._fast, self.params.K, self.params.Kint, self.identity.ideal)
         if code == ex.ERR_ADDRESS_WITHOUT_DATA:
             raise ProgramError(f"omnibus write address at index {at} is not followed by data")

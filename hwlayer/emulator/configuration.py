@@ -114,6 +114,9 @@ class ModelParameters:
         self.channel_i = np.zeros((A.CI_COUNT, 1024), dtype=np.int64)
         self.quad_f = np.zeros((4, A.QF_COUNT))
         self.hemi_f = np.zeros((2, A.HF_COUNT))
+        self.cadc_kind = np.zeros(1024, dtype=np.int64)  # analog.cadc_sources
+        self.cadc_v = np.zeros(1024)
+        self.cadc_sigma = np.zeros(1024)
         self.madc = np.zeros(A.MC_COUNT, dtype=np.int64)
         self._gain_exc = np.zeros(512)
         self._gain_inh = np.zeros(512)
@@ -357,3 +360,6 @@ class ModelParameters:
             else:
                 v = 1e9  # an undriven debug line floats high: the ramp never crosses it
             self.hemi_f[h, A.HF_DEBUG_V] = v
+        sources = A.cadc_sources(self.channel_i, self.neuron_f, self.neuron_i, self.hemi_f)
+        for held, new in zip((self.cadc_kind, self.cadc_v, self.cadc_sigma), sources):
+            held[:] = new

@@ -35,6 +35,7 @@ from hwlayer.regmap.storage import merge_word
 
 from . import analog as A
 from . import fast_path as F
+from .borrow import borrow
 from .storage import ACCESS_RO, ACCESS_WO, BEHAVIOUR
 
 # fpga state vector indices
@@ -148,7 +149,7 @@ def _read_behaviour(an, beh, addr, slot, storage, fpga):
     return np.int64(-1)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _write_behaviour(an, beh, addr, slot, new, storage, fpga):
     now = fpga[NOW]
     if beh == B_PPU_MEMORY:
@@ -348,12 +349,14 @@ def execute(words, start, m, an, fast):
     """Run `words` from index `start` up to and including the first halt on the `Machine` m
     and the `analog.AnalogState` an.
 
-    `fast` is the fast path's state (`fast_path.FAST`): recorded events go through
+    `fast` is the fast path's state (`fast_path.FastState`): recorded events go through
     `fast_path.flush_events`, which picks the fast or the reference event loop.
 
     Returns (code, index): OK at the halt, NEED_CONFIG at the instruction to resume from after
     the model parameters were refreshed, or a program error code.
     """
+    # the caller holds every array for the whole call: no reference counting inside
+    words, m, an, fast = borrow(words), borrow(m), borrow(an), borrow(fast)
     storage, runs, fpga, counters = m.storage, m.runs, m.fpga, m.counters
     responses, event_time, event_label = m.responses, m.event_time, m.event_label
     polling_slots = m.polling_slots
