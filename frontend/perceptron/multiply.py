@@ -6,11 +6,14 @@ of the inner dimension
     y_c = clamp(floor(num_sends * gain * (x_c @ W_c) + noise_c), -128, 127)
 
 and y = clamp(sum_c y_c, -128, 127), noise ~ N(0, noise_std) iid per element and chunk. The
-chunk sum x_c @ W_c is an exact float32 GEMM (integers below 2^24) and the scaling is done in
-float64, so with noise_std 0 and gain 0.002 the mock equals the ideal chip bit for bit (the
-original scales in float32 and can floor one LSB low at exact multiples). On the CPU the
-scaling, noise, floor and clamp are one fused numba pass (digitize.py) over cache-sized
-blocks of the GEMM's output; on other devices they are torch operations.
+chunk sum x_c @ W_c is exact (integers below 2^24) and the scaling is done in float64, so with
+noise_std 0 and gain 0.002 the mock equals the ideal chip bit for bit (the original scales in
+float32 and can floor one LSB low at exact multiples). On the CPU the rounded operands are
+int8 (inputs 0..31, weights -63..63: one numba pass rounds, checks and converts) and the chunk
+sums come from torch's integer GEMM (`torch._int_mm`, int32 sums, about 3x faster than the
+float32 GEMM here); scaling, noise, floor and clamp are one fused numba pass (digitize.py)
+over cache-sized blocks of the GEMM's output. On other devices it is float32 torch operations.
+Without a tensor that needs a gradient, `mac` skips autograd's Function (nothing to save).
 
 Forward, hardware mode: round half away from zero, check the ranges, and run
 `driver.mac.MAC` on the global connection (which tiles, runs, digitizes and sums the chunks
