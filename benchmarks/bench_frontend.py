@@ -4,7 +4,9 @@ Cases (inputs 0..31, weights -63..63, drawn once):
 
   (m) mock-mode `hxtorch.perceptron.matmul` against plain `torch.matmul` on the same float32
       tensors, for (606x128)@(128x256) and (8192x128)@(128x256), with noise_std 0 and with the
-      default noise (std 2). Targets (issue): at most 2x (noise 0) and 5x (default noise).
+      default noise (std 2). Targets (issue): at most 2x (noise 0) and 3x (default noise).
+      Both run on --torch-threads threads (the mock's integer GEMM is torch's; its numba
+      kernels are serial).
   (h) hardware-mode `hxtorch.perceptron.mac` through the frontend on the emulated chip (chip 0,
       base configuration), batch 8192 on 256x256, against `driver.mac.MAC.run` on the same
       integer arrays: the difference is the frontend's overhead (conversions, checks, autograd).
@@ -185,7 +187,8 @@ def _run(args: argparse.Namespace) -> int:
     print()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     shapes = [(b, 128, 256) for b in args.mock_batches]
-    print("(m) mock-mode matmul vs torch.matmul (same float32 tensors)")
+    print(f"(m) mock-mode matmul vs torch.matmul (same float32 tensors; both on "
+          f"{torch.get_num_threads()} torch thread(s), the mock's numba kernels serial)")
     head = f"  {'device':<7}{'shape':<22}{'noise':>6}{'torch [ms]':>12}{'mock [ms]':>11}" \
            f"{'ratio':>8}{'target':>8}"
     print(head)
@@ -195,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
             ratio = t_mock / t_torch
             target = MOCK_TARGET[noise]
             if device == "cpu":
-                verdicts.append(ratio <= target)
+                verdicts.append((noise, ratio))
             print(f"  {device:<7}{f'({b}x{k})@({k}x{n})':<22}{noise:>6.1f}{1e3 * t_torch:>12.3f}"
                   f"{1e3 * t_mock:>11.3f}{ratio:>7.2f}x{f'<= {target:.0f}x':>8}")
     print()
@@ -226,7 +229,11 @@ def _run(args: argparse.Namespace) -> int:
         print()
 
     ok = check_ideal_equals_mock()
-    print(f"mock targets met (CPU): {all(verdicts)}")
+    worst = {noise: max(r for n, r in verdicts if n == noise) for noise in MOCK_TARGET}
+    met = all(worst[noise] <= MOCK_TARGET[noise] for noise in MOCK_TARGET)
+    print(f"mock targets met (CPU): {met} (worst ratio " + ", ".join(
+        f"{worst[noise]:.2f}x at noise {noise:g} (<= {MOCK_TARGET[noise]:g}x)"
+        for noise in MOCK_TARGET) + ")")
     print(f"ideal chip (hardware mode) == mock (noise 0, gain 0.002): {ok}")
     return 0 if ok else 1
 

@@ -331,29 +331,7 @@ def test_yin_yang_transform_applies_to_the_input_only():
         hxtorch.datasets.YinYangDataset(transform=3)
 
 
-# -- the mock's noise generator -----------------------------------------------------------------
-
-def test_ziggurat_samples_are_standard_normal():
-    """Bin frequencies against the normal CDF over +-5 sigma, tails included (the wedge and
-    tail paths of the ziggurat are taken about 1.5 % and 0.03 % of the time)."""
-    from math import erf, sqrt
-
-    from frontend.perceptron import digitize
-
-    n = 1_000_000
-    x = digitize.standard_normal(n, 7)
-    assert abs(x.mean()) < 0.005 and abs(x.std() - 1) < 0.005
-    edges = np.concatenate([[-np.inf], np.linspace(-4.5, 4.5, 37), [np.inf]])
-    counts = np.histogram(x, edges)[0]
-    cdf = np.array([0.5 * (1 + erf(e / sqrt(2))) if np.isfinite(e) else float(e > 0)
-                    for e in edges])
-    expected = n * np.diff(cdf)
-    chi2 = float(((counts - expected) ** 2 / expected).sum())
-    assert chi2 < 90  # 37 degrees of freedom: p < 1e-6 above 90
-    beyond = (np.abs(x) > digitize.R).mean()  # the tail algorithm
-    assert beyond == pytest.approx(2.58e-4, rel=0.2)
-    assert np.array_equal(x[:100], digitize.standard_normal(100, 7))
-
+# -- the mock's noise (the generator itself: tests/test_mock_kernels.py) ---------------------
 
 def test_mock_noise_repeats_with_torch_manual_seed():
     hxp.set_mock_parameter(hxp.MockParameter(noise_std=2.0, gain=0.002))

@@ -6,11 +6,14 @@ of the inner dimension
     y_c = clamp(floor(num_sends * gain * (x_c @ W_c) + noise_c), -128, 127)
 
 and y = clamp(sum_c y_c, -128, 127), noise ~ N(0, noise_std) iid per element and chunk. The
-chunk sum x_c @ W_c is an exact float32 GEMM (integers below 2^24) and the scaling is done in
-float64, so with noise_std 0 and gain 0.002 the mock equals the ideal chip bit for bit (the
-original scales in float32 and can floor one LSB low at exact multiples). On the CPU the
-scaling, noise, floor and clamp are one fused numba pass (digitize.py) over cache-sized
-blocks of the GEMM's output; on other devices they are torch operations.
+chunk sum x_c @ W_c is exact (integers below 2^24) and the scaling is done in float64, so with
+noise_std 0 and gain 0.002 the mock equals the ideal chip bit for bit (the original scales in
+float32 and can floor one LSB low at exact multiples). On the CPU the rounded operands are
+int8 (inputs 0..31, weights -63..63: one numba pass rounds, checks and converts) and the chunk
+sums come from torch's integer GEMM (`torch._int_mm`, int32 sums, about 3x faster than the
+float32 GEMM here); scaling, noise, floor and clamp are one fused numba pass (digitize.py)
+over cache-sized blocks of the GEMM's output. On other devices it is float32 torch operations.
+Without a tensor that needs a gradient, `mac` skips autograd's Function (nothing to save).
 
 Forward, hardware mode: round half away from zero, check the ranges, and run
 `driver.mac.MAC` on the global connection (which tiles, runs, digitizes and sums the chunks
@@ -60,36 +63,41 @@ def _digitize(acc: torch.Tensor, num_sends: torch.Tensor, gain: float,
 
 def mock_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int) -> torch.Tensor:
     """Mock-mode MAC forward (no autograd): float32 result on x's device."""
-    if x.device.type == "cpu" and weights.device.type == "cpu":
-        # round, convert and find the range in one pass each
-        (qw, w_range), (qx, x_range) = map(digitize.round_float32, (weights, x))
-    else:
-        qw, qx = rounding.half_to_even(weights.detach()), rounding.half_to_even(x.detach())
-        w_range, x_range = rounding.value_range(qw), rounding.value_range(qx)
-    rounding.check_found(w_range, "weights", constants.synaptic_weight_min,
-                         constants.synaptic_weight_max)
-    rounding.check_found(x_range, "inputs", constants.input_activation_min,
-                         constants.input_activation_max)
-    k = qx.shape[-1]
-    x2 = qx.reshape(-1, k).to(torch.float32)
-    w2 = qw.to(torch.float32)
-    batch, n = x2.shape[0], w2.shape[1]
+    qw = _mock_operand(weights, "weights", constants.synaptic_weight_min,
+                       constants.synaptic_weight_max)
+    qx = _mock_operand(x, "inputs", constants.input_activation_min,
+                       constants.input_activation_max)
+    k = x.shape[-1]
+    x2 = qx.reshape(-1, k)
+    batch, n = x2.shape[0], qw.shape[1]
     param = mock.current()
-    out = torch.empty((batch, n), dtype=torch.float32, device=x2.device)
-    if x2.device.type != "cpu":
-        return _mock_device(x2, w2, num_sends, param, out).reshape(x.shape[:-1] + (n,))
+    out = torch.empty((batch, n), dtype=torch.float32, device=x.device)
+    if x.device.type != "cpu":
+        return _mock_device(x2, qw, num_sends, param, out).reshape(x.shape[:-1] + (n,))
     rows = max(1, BLOCK_OUTPUTS // max(n, 1))
     starts = range(0, k, CHUNK)
-    scratch = torch.empty((min(rows, batch), n), dtype=torch.float32)  # not in place: the
-    for r0 in range(0, batch, rows):  # kernel vectorizes only on separate arrays
+    scratch = torch.empty((min(rows, batch), n), dtype=torch.int32)
+    for r0 in range(0, batch, rows):
         xb, ob = x2[r0:r0 + rows], out[r0:r0 + rows]
         acc = scratch[:ob.shape[0]]
         for c0 in starts:
-            torch.matmul(xb[:, c0:c0 + CHUNK], w2[c0:c0 + CHUNK], out=acc)
+            torch._int_mm(xb[:, c0:c0 + CHUNK], qw[c0:c0 + CHUNK], out=acc)
             mode = (digitize.WRITE if c0 == 0 else
                     digitize.ADD_AND_CLAMP if c0 == starts[-1] else digitize.ADD)
             digitize.digitize_into(acc, ob, num_sends, param.gain, param.noise_std, mode)
     return out.reshape(x.shape[:-1] + (n,))
+
+
+def _mock_operand(value: torch.Tensor, what: str, lo: int, hi: int) -> torch.Tensor:
+    """A mock operand rounded half to even and range-checked: on the CPU int8 in one pass (for
+    the integer GEMM), elsewhere float32."""
+    if value.device.type == "cpu":
+        q, outside = digitize.round_int8(value, lo, hi)
+    else:
+        q = rounding.half_to_even(value.detach()).to(torch.float32)
+        outside = rounding.value_range(q)
+    rounding.check_found(outside, what, lo, hi)
+    return q
 
 
 def _mock_device(x2: torch.Tensor, w2: torch.Tensor, num_sends: int, param: mock.MockParameter,
@@ -199,6 +207,9 @@ def mac(x: torch.Tensor, weights: torch.Tensor, num_sends: int = 1,
     """
     checks.multiply("mac", x, weights, ("x", "weights"))
     num_sends, wait_between_events = checks.timing("mac", num_sends, wait_between_events)
+    if mock and madc_recording_path == "" and not (
+            torch.is_grad_enabled() and (x.requires_grad or weights.requires_grad)):
+        return mock_forward(x, weights, num_sends)  # nothing to record for backward
     return MAC.apply(x, weights, num_sends, wait_between_events, bool(mock),
                      madc_recording_neuron_id, os.fspath(madc_recording_path))
 
