@@ -202,3 +202,37 @@ def test_soft_rail_tanh_matches_libm():
     assert np.max(np.abs(_tanhs(y) - np.tanh(y))) < 1e-9  # the decay's cubic below 0.01
     big = y > 0.006
     assert np.all(np.abs(_tanhs(y[big]) - np.tanh(y[big])) <= 4e-16)
+
+
+def test_a_label_reaching_many_drivers_takes_the_routed_path():
+    """With the row-select compare mask cleared, every receiving driver of a PADI bus accepts
+    every label of it (32 drivers): more than the label table holds, so these events take the
+    reference routing inside the fast path; both paths give the same membranes."""
+    from driver import PlaybackProgramBuilder
+    from driver.containers import Timer
+    from driver.coordinates import TimerOnDLS
+    from driver.mac import spike_label
+    from hwlayer.emulator import fast_path as F
+    from hwlayer.regmap import REGISTERS
+
+    fast, ref = _connections(0, seed=4)
+    rng = np.random.default_rng(4)
+    mac = MAC(rng.integers(-63, 64, (128, 64)))
+    for conn in (fast, ref):
+        mac.run(np.zeros((1, 128), dtype=np.int64), conn)
+    reg = REGISTERS["SynapseDriverConfig"]
+    for conn in (fast, ref):
+        addresses = reg.addresses(hemisphere=0, driver=np.arange(128))
+        fields = reg.layout.decode(conn.shadow.get(addresses))
+        fields["row_address_compare_mask"][:] = 0
+        b = PlaybackProgramBuilder()
+        b.write_omnibus(addresses.ravel(), reg.layout.encode(fields, n=128).ravel())
+        b.write(TimerOnDLS(), Timer())
+        drivers = np.arange(8)
+        b.spikes(1000 + 7 * np.arange(8), spike_label(0, drivers, 20 + drivers))
+        conn.run(b.done())
+    fs = fast._chip._fast
+    labels = spike_label(0, np.arange(8), 20 + np.arange(8))
+    assert (fs.dl_n[labels] == -1).all()  # routed per event, not from the table
+    np.testing.assert_allclose(fast._chip.V, ref._chip.V, atol=1e-3)
+    assert fs.counts[F.N_FAST] > 0

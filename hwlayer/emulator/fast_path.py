@@ -162,13 +162,28 @@ def _relax_outside(V, neuron_f, v_inf32, h, lo, hi, dt):
             V[base + c] = v_inf32[base + c] + (V[base + c] - v_inf32[base + c]) * r
 
 
+@njit(cache=True)
+def _routed(an, fs, label, t):
+    """An event whose label reaches more drivers than the table holds (rare: a crossbar that
+    sends a label to several buses) takes the reference's per-event routing, over all 256
+    columns: first the columns outside the spans catch up with their hemisphere."""
+    for h in range(2):
+        _relax_outside(an.V, an.neuron_f, an.v_inf32, h, fs.span[h, 0], fs.span[h, 1],
+                       np.int64(an.hemi_s[h, A.HS_T]) - fs.lag[h])
+    A.route_event(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache, an.xbar,
+                  an.padi, an.driver_f, an.driver_i, an.routes, an.K, an.Kint, an.Wrow,
+                  an.Wrow_int, an.labels, False, label, t)
+    for h in range(2):
+        fs.lag[h] = np.int64(an.hemi_s[h, A.HS_T])
+
+
 @njit(cache=True, fastmath=True)
 def _steps_analog(an, fs, ev_t, ev_l, start, end):
     """Apply events [start, end) one by one: `analog._flush_analog` over the reachable spans
-    with the label table. The per-event work indexes arrays only (an array temporary costs
-    numba a reference-counting call even when borrowed); unsigned column indices need no
-    wraparound check, so the column loops vectorise. fs.lag holds the time the columns
-    outside the span are at."""
+    with the label table. The per-event work indexes arrays only (an array temporary or a
+    call that takes arrays costs numba reference-counting calls even when borrowed); unsigned
+    column indices need no wraparound check, so the column loops vectorise. fs.lag holds the
+    time the columns outside the span are at."""
     V, hold, hemi_s, neuron_f, v_inf32, K = an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.K
     dkey, dtab, dnext, span, lag = an.dkey, an.dtab, an.dnext, fs.span, fs.lag
     dl_stamp, dl_n, dl_key, dl_p = fs.dl_stamp, fs.dl_n, fs.dl_key, fs.dl_p
@@ -180,13 +195,12 @@ def _steps_analog(an, fs, ev_t, ev_l, start, end):
         label = ev_l[i]
         if dl_stamp[label] != gen:
             _derive(label, fs, an.xbar, an.padi, an.routes, an.driver_f, False)
-        n = dl_n[label]
-        if n < 0:  # more deliveries than the table holds: derived again for this event
-            n = _deliveries(label, an.xbar, an.padi, an.routes, an.driver_f, False, fs.keys,
-                            fs.ps, fs.targets)
-        for k in range(n):
-            key = dl_key[label, k] if dl_n[label] >= 0 else fs.keys[k]
-            pf = dl_p[label, k] if dl_n[label] >= 0 else fs.ps[k]
+        if dl_n[label] < 0:
+            _routed(an, fs, label, t)
+            continue
+        for k in range(dl_n[label]):
+            key = dl_key[label, k]
+            pf = dl_p[label, k]
             h = key >> 8
             b = (key >> 7) & 1
             d = key & 127
@@ -308,13 +322,14 @@ def _steps_ideal(an, fs, ev_t, ev_l, start, end):
         label = ev_l[i]
         if dl_stamp[label] != gen:
             _derive(label, fs, an.xbar, an.padi, an.routes, an.driver_f, True)
-        n = dl_n[label]
-        if n < 0:  # more deliveries than the table holds: derived again for this event
-            n = _deliveries(label, an.xbar, an.padi, an.routes, an.driver_f, True, fs.keys,
-                            fs.ps, fs.targets)
-        for k in range(n):
-            key = dl_key[label, k] if dl_n[label] >= 0 else fs.keys[k]
-            a = np.int64(dl_p[label, k] if dl_n[label] >= 0 else fs.ps[k])
+        if dl_n[label] < 0:  # more deliveries than the table holds: the reference routing
+            A.route_event(an.V, an.S, an.hold, hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
+                          an.xbar, an.padi, an.driver_f, an.driver_i, an.routes, an.K, Kint,
+                          an.Wrow, an.Wrow_int, an.labels, True, label, t)
+            continue
+        for k in range(dl_n[label]):
+            key = dl_key[label, k]
+            a = np.int64(dl_p[label, k])
             h = key >> 8
             b = (key >> 7) & 1
             d = key & 127
