@@ -61,6 +61,7 @@ class FastState(NamedTuple):
     targets: np.ndarray  # int64 (8, 3) scratch of analog._route
     lag: np.ndarray  # int64 (2,) time the columns outside each span are at, during a flush
     u0: np.ndarray  # float32 (512,) membranes before a period (periodic tails)
+    inc: np.ndarray  # float32 (512,) what one period adds (periodic tails)
     touched: np.ndarray  # int64 (2,) hemispheres a period reaches
 
 
@@ -89,7 +90,7 @@ def new_state(path: str) -> FastState:
         dl_p=np.zeros((LABELS, MAX_DELIVERIES), dtype=np.float32),
         keys=np.zeros(256, dtype=np.int64), ps=np.zeros(256, dtype=np.float32),
         targets=np.zeros((8, 3), dtype=np.int64), lag=np.zeros(2, dtype=np.int64),
-        u0=np.zeros(512, dtype=np.float32), touched=np.zeros(2, dtype=np.int64))
+        u0=np.zeros(512, dtype=np.float32), inc=np.zeros(512, dtype=np.float32), touched=np.zeros(2, dtype=np.int64))
 
 
 def update_spans(fs: FastState, K: np.ndarray, Kint: np.ndarray, ideal: bool) -> None:
@@ -254,22 +255,26 @@ def _repeat_analog(an, fs, repeats, cycles):
     """Apply `repeats` more periods in closed form. The membranes are linear between resets
     (no rail acts on them; the readout saturates), so one period maps U = V - V_inf to
     r U + C, with r the decay over the period and C what its events add. C comes from the
-    last period run one by one: the membranes before it (fs.u0) and now."""
+    last period run one by one: the membranes before it (fs.u0) and now. The repeats run
+    column-parallel (vectorised), in fs.u0."""
     V, neuron_f, v_inf32, hemi_s, span = an.V, an.neuron_f, an.v_inf32, an.hemi_s, fs.span
-    u0, touched = fs.u0, fs.touched
+    u0, inc, touched = fs.u0, fs.inc, fs.touched
     for h in range(2):
         if not touched[h]:
             continue
         s = A.decay_slot(an.dkey, an.dtab, an.dnext, neuron_f, h, cycles)
+        lo, hi = np.uint64(h * 256 + span[h, 0]), np.uint64(h * 256 + span[h, 1])
         r = an.dtab[h, s]
-        lo, hi = np.uint64(span[h, 0]), np.uint64(span[h, 1])
-        for c in range(lo, hi):
-            n = h * 256 + c
+        rb = np.uint64(h * 256)
+        for n in range(lo, hi):
             u = V[n] - v_inf32[n]
-            inc = u - r[c] * (u0[n] - v_inf32[n])
-            for _ in range(repeats):
-                u = r[c] * u + inc
-            V[n] = v_inf32[n] + u
+            inc[n] = u - r[n - rb] * (u0[n] - v_inf32[n])
+            u0[n] = u
+        for _ in range(repeats):
+            for n in range(lo, hi):
+                u0[n] = r[n - rb] * u0[n] + inc[n]
+        for n in range(lo, hi):
+            V[n] = v_inf32[n] + u0[n]
         hemi_s[h, A.HS_T] += repeats * cycles
 
 
