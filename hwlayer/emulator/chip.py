@@ -312,6 +312,8 @@ _PREPASS_ERRORS = {
 _H_ADDRESS = isa.TO["omnibus_address"]
 _H_DATA = isa.TO["omnibus_data"]
 _H_PACK_1 = isa.TO["spike_pack_1"]
+_H_HALT = isa.HALT_WORD >> 56
+_HEADER_BITS = np.uint64(0xFF << 56)
 _B_CADC = BEHAVIOUR["cadc_trigger"]
 _B_MADC = BEHAVIOUR["madc_control"]
 _MADC_SAMPLES_WORD = R.MADC_BASE + 2
@@ -331,15 +333,17 @@ def _prepass(w, start, stop, payload_mask, run_start, run_length, run_behaviour,
     halt = -1
     r = -1
     for i in range(start, stop):
-        h = np.int64(w[i] >> np.uint64(56))
+        word = w[i]
+        h = np.int64(word >> np.uint64(56))
         if h >= payload_mask.size:
             return 1, i, 0, 0, 0, 0, -1
-        if (w[i] & np.uint64(0x00FFFFFFFFFFFFFF)) & ~payload_mask[h]:
+        if word & ~(payload_mask[h] | _HEADER_BITS):
             return 2, i, 0, 0, 0, 0, -1
-        if w[i] == np.uint64(_HALT_INT):
-            halt = i
-            break
-        if h >= _H_PACK_1:
+        if h < _H_ADDRESS:
+            if h == _H_HALT and word == np.uint64(_HALT_INT):
+                halt = i
+                break
+        elif h >= _H_PACK_1:
             n_spikes += h - _H_PACK_1 + 1
         elif h == _H_DATA:
             if i == 0 or np.int64(w[i - 1] >> np.uint64(56)) != _H_ADDRESS or (
