@@ -172,10 +172,14 @@ class ResponseStream:
     headers: np.ndarray
     payloads: np.ndarray
     wide: dict[int, int]
+    counts: np.ndarray | None = None  # messages per header, where the decoder counted them
 
     def of(self, name: str) -> np.ndarray:
         """Payloads of all messages of type `name` (from-FPGA dictionary), in order."""
-        return self.payloads[self.headers == isa.FROM[name]]
+        h = isa.FROM[name]
+        if self.counts is not None and self.counts[h] in (0, self.payloads.size):
+            return self.payloads[:self.counts[h]]  # none or all: no search
+        return self.payloads[self.headers == h]
 
     def positions(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.headers == isa.FROM[name])
@@ -191,13 +195,13 @@ def decode_from_fpga(words: np.ndarray) -> ResponseStream:
     comma, every word holds exactly one message.
     """
     w = np.ascontiguousarray(words, dtype=np.uint64)
-    headers, payloads, one_per_word, unknown = _split_words(w, _WIDE_HEADER)
+    headers, payloads, counts, one_per_word, unknown = _split_words(w, _WIDE_HEADER)
     if not one_per_word:
         return _decode_bitstream(w)
     if unknown >= 0:
         raise InstructionError(
             f"Unknown UT message header {headers[unknown]} at response word {unknown}")
-    return ResponseStream(headers, payloads, {})
+    return ResponseStream(headers, payloads, {}, counts)
 
 
 N_FROM_FPGA = len(isa.FROM_FPGA)
@@ -208,23 +212,25 @@ _WIDE_HEADER = np.array([int(h >= len(isa.FROM_FPGA) or isa.FROM_FPGA[h].message
 
 @njit(cache=True, nogil=True)
 def _split_words(w, wide_header):
-    """(headers, payloads, whether every word is one message, the first word with an unknown
-    header or -1) of words that hold no comma and no wide message."""
+    """(headers, payloads, messages per header, whether every word is one message, the first
+    word with an unknown header or -1) of words that hold no comma and no wide message."""
     headers = np.empty(w.size, dtype=np.int64)
     payloads = np.empty(w.size, dtype=np.uint64)
+    counts = np.zeros(128, dtype=np.int64)
     unknown = -1
     for i in range(w.size):
         h = np.int64(w[i] >> np.uint64(56))
         if h >= 128:  # a comma
-            return headers, payloads, False, -1
+            return headers, payloads, counts, False, -1
         if wide_header[h]:
             if h < N_FROM_FPGA:
-                return headers, payloads, False, -1
+                return headers, payloads, counts, False, -1
             if unknown < 0:
                 unknown = i
         headers[i] = h
+        counts[h] += 1
         payloads[i] = w[i] & np.uint64(0x00FFFFFFFFFFFFFF)
-    return headers, payloads, True, unknown
+    return headers, payloads, counts, True, unknown
 
 
 def _decode_bitstream(w: np.ndarray) -> ResponseStream:

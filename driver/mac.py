@@ -84,7 +84,9 @@ _PROGRAMS = Scratch(np.uint64)  # the program buffer, reused while no program ho
 SPLIT_ASSEMBLE_WORDS = 1 << 16  # larger programs are written in two halves at once
 
 
-def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+def _check_integral(name: str, x: np.ndarray, lo: int, hi: int, *,
+                    copy: bool = True) -> np.ndarray:
+    """`x` as int64 after the checks; `copy=False`: the caller's array where it already is."""
     a = np.asarray(x)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer)
                                or np.issubdtype(a.dtype, np.floating)):
@@ -95,7 +97,7 @@ def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
     if a.size and (a.min() < lo or a.max() > hi):
         bad = a[(a < lo) | (a > hi)].ravel()[0]
         raise OverflowError(f"{name} value {bad} is out of range {lo}..{hi}")
-    return a.astype(np.int64, copy=False)
+    return a.astype(np.int64, copy=copy)
 
 
 class ChipNotConfiguredError(RuntimeError):
@@ -182,7 +184,7 @@ class MAC:
                 wait_between_events, int | np.integer) or not 1 <= wait_between_events < WAIT_LIMIT:
             raise ValueError(f"wait_between_events must be an int in 1..2**20-1 FPGA cycles, "
                              f"got {wait_between_events!r}")
-        self.weights = w.copy() if w is weights else w  # the MAC's own (not the caller's)
+        self.weights = w
         self.num_sends = int(num_sends)
         self.wait_between_events = int(wait_between_events)
         self.chip_time_s = 0.0
@@ -209,8 +211,7 @@ class MAC:
         """
         x, results = self._run(activations, connection, madc_neuron)
         return _sum_tiles(results, x.shape[0], self._pair_sizes, self._tile_outputs,
-                          self.weights.shape[1], ppu.VECTOR_WORD_OF_COLUMN,
-                          ppu.VECTOR_SHIFT_OF_COLUMN)
+                          self.weights.shape[1], R.QUAD_ENTRY_COLUMN, ppu.VECTOR_ENTRY_SHIFT)
 
     def run_tiles(self, activations, connection, *,
                   madc_neuron: int | None = None) -> np.ndarray:
@@ -240,7 +241,7 @@ class MAC:
         if not (hasattr(connection, "run") and hasattr(connection, "shadow")):
             raise TypeError(f"connection must be a connection (EmulatorConnection, "
                             f"RemoteConnection), got {type(connection).__name__}")
-        x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
+        x = _check_integral("activations", activations, 0, ACTIVATION_MAX, copy=False)
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
                                f"shape {tuple(self.weights.shape)}: need (batch, "
@@ -292,7 +293,6 @@ class MAC:
         for c, (starts, widths, counts, fetch, sizes) in zip(config, parts):
             out[at:at + c.size] = c
             at += c.size
-
             job = (x, starts, widths, counts, ns, W, head, read_cmd, fetch, T_REALTIME, _LABELS)
             if split:  # the two halves of the batch at once
                 mid = batch // 2
@@ -556,27 +556,32 @@ def _assemble(out, k, b0, b1, x, starts, widths, counts, ns, W, head, read_cmd, 
 
 
 @njit(cache=True)
-def _sum_tiles(results, batch, pair_sizes, tile_outputs, n_out, word_of_column,
-               shift_of_column):
-    """The int8 outputs (batch, n_out): each tile's result vectors (the layout of `MAC._run`)
-    added per output column, then saturated, as the host adds partial sums."""
-    acc = np.zeros((batch, n_out), dtype=np.int64)
-    at = 0
-    k = 0
-    for n in pair_sizes:
-        for b in range(batch):
+def _sum_tiles(results, batch, pair_sizes, tile_outputs, n_out, column_of, shift_of_entry):
+    """The int8 outputs (batch, n_out): each tile's result vectors (the layout of `MAC._run`;
+    word q, entry e of a vector holds column column_of[q, e]) added per output column, then
+    saturated, as the host adds partial sums."""
+    out = np.empty((batch, n_out), dtype=np.int8)
+    acc = np.empty(n_out, dtype=np.int64)
+    for b in range(batch):
+        acc[:] = 0
+        at = 0
+        k = 0
+        for n in pair_sizes:
             for t in range(n):
                 o0 = tile_outputs[k + t]
+                width = min(COLUMNS, n_out - o0)
                 base = at + (b * n + t) * VECTOR_WORDS
-                for j in range(min(COLUMNS, n_out - o0)):
-                    v = (np.int64(results[base + word_of_column[j]]) >> shift_of_column[j]) & 0xFF
-                    acc[b, o0 + j] += v - 256 if v > 127 else v
-        at += batch * n * VECTOR_WORDS
-        k += n
-    out = np.empty((batch, n_out), dtype=np.int8)
-    for b in range(batch):
+                for q in range(VECTOR_WORDS):
+                    word = np.int64(results[base + q])
+                    for e in range(4):
+                        c = column_of[q, e]
+                        if c < width:
+                            v = (word >> shift_of_entry[e]) & 0xFF
+                            acc[o0 + c] += v - 256 if v > 127 else v
+            at += batch * n * VECTOR_WORDS
+            k += n
         for o in range(n_out):
-            out[b, o] = min(127, max(-128, acc[b, o]))
+            out[b, o] = min(127, max(-128, acc[o]))
     return out
 
 

@@ -189,3 +189,27 @@ def test_split_checks_count_what_one_pass_counts(monkeypatch):
     for a, b_ in zip(*got):
         np.testing.assert_array_equal(a, b_)
     assert got[0][1].size == 36000
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16", "int32", "int64"])
+def test_the_one_pass_hardware_rounding_equals_the_torch_rounding(dtype):
+    import torch
+
+    from frontend.perceptron import digitize, rounding
+
+    rng = np.random.default_rng(0)
+    dt = getattr(torch, dtype)
+    for special in ([], [np.nan], [np.inf, -1e20]):
+        if dt.is_floating_point:
+            v = np.concatenate([rng.integers(-100, 100, 300) / 2, rng.normal(0, 50, 300),
+                                [0.49999997, -0.49999997, 0.49999999999999994, -2.5], special])
+            x = torch.tensor(v).to(dt)
+        else:
+            x = torch.tensor(rng.integers(-1000, 1000, 300)).to(dt)
+        q = rounding.half_away_from_zero(x)
+        ints, found = digitize.round_away_int64(x.reshape(20, -1) if x.numel() % 20 == 0 else x)
+        want = rounding.value_range(q)
+        assert (np.isnan(want[0]) and np.isnan(found[0])) or found == want
+        ok = torch.isfinite(q) & (q.abs() < 2 ** 62)  # beyond: clamped (checked first)
+        np.testing.assert_array_equal(ints.ravel()[ok.numpy()], q[ok].to(torch.int64).numpy())
+    assert digitize.round_away_int64(torch.zeros(0, 3))[1] is None

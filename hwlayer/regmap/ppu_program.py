@@ -40,9 +40,6 @@ def pack_vector(values: np.ndarray) -> np.ndarray:
 
 
 _BYTE_OF_COLUMN = R.COLUMN_QUAD * 4 + R.COLUMN_ENTRY  # entry e of word q is byte 4 q + e
-# column j of a vector: bits VECTOR_SHIFT_OF_COLUMN[j] + 7 .. + 0 of word VECTOR_WORD_OF_COLUMN[j]
-VECTOR_WORD_OF_COLUMN = R.COLUMN_QUAD
-VECTOR_SHIFT_OF_COLUMN = VECTOR_ENTRY_SHIFT[R.COLUMN_ENTRY]
 
 
 def unpack_vector(words: np.ndarray) -> np.ndarray:
