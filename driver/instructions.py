@@ -172,13 +172,16 @@ class ResponseStream:
     headers: np.ndarray
     payloads: np.ndarray
     wide: dict[int, int]
-    counts: np.ndarray | None = None  # messages per header, where the decoder counted them
+    # per header: messages, index of the first and of the last, where the decoder counted them
+    counts: np.ndarray | None = None
 
     def of(self, name: str) -> np.ndarray:
         """Payloads of all messages of type `name` (from-FPGA dictionary), in order."""
         h = isa.FROM[name]
-        if self.counts is not None and self.counts[h] in (0, self.payloads.size):
-            return self.payloads[:self.counts[h]]  # none or all: no search
+        if self.counts is not None:
+            n, first, last = (int(v) for v in self.counts[h])
+            if n == 0 or last - first + 1 == n:  # none, or one block (e.g. all reads)
+                return self.payloads[first:first + n]
         return self.payloads[self.headers == h]
 
     def positions(self, name: str) -> np.ndarray:
@@ -212,11 +215,12 @@ _WIDE_HEADER = np.array([int(h >= len(isa.FROM_FPGA) or isa.FROM_FPGA[h].message
 
 @njit(cache=True, nogil=True)
 def _split_words(w, wide_header):
-    """(headers, payloads, messages per header, whether every word is one message, the first
-    word with an unknown header or -1) of words that hold no comma and no wide message."""
+    """(headers, payloads, per header the messages and the indices of the first and the last,
+    whether every word is one message, the first word with an unknown header or -1) of words
+    that hold no comma and no wide message."""
     headers = np.empty(w.size, dtype=np.int64)
     payloads = np.empty(w.size, dtype=np.uint64)
-    counts = np.zeros(128, dtype=np.int64)
+    counts = np.zeros((128, 3), dtype=np.int64)  # messages, first and last index per header
     unknown = -1
     for i in range(w.size):
         h = np.int64(w[i] >> np.uint64(56))
@@ -228,7 +232,10 @@ def _split_words(w, wide_header):
             if unknown < 0:
                 unknown = i
         headers[i] = h
-        counts[h] += 1
+        if counts[h, 0] == 0:
+            counts[h, 1] = i
+        counts[h, 0] += 1
+        counts[h, 2] = i
         payloads[i] = w[i] & np.uint64(0x00FFFFFFFFFFFFFF)
     return headers, payloads, counts, True, unknown
 

@@ -213,3 +213,13 @@ def test_the_one_pass_hardware_rounding_equals_the_torch_rounding(dtype):
         ok = torch.isfinite(q) & (q.abs() < 2 ** 62)  # beyond: clamped (checked first)
         np.testing.assert_array_equal(ints.ravel()[ok.numpy()], q[ok].to(torch.int64).numpy())
     assert digitize.round_away_int64(torch.zeros(0, 3))[1] is None
+
+
+def test_of_finds_blocks_and_scattered_messages_alike():
+    msgs = [("omnibus_data", 1), ("omnibus_data", 2), ("loopback", isa.LOOPBACK_TICK),
+            ("omnibus_data", 3), ("timeout_notification", 9), ("timeout_notification", 10)]
+    s = decode_from_fpga(encode_from_fpga(msgs))
+    assert s.counts is not None
+    for name in ("omnibus_data", "loopback", "timeout_notification", "jtag_data"):
+        want = [p for m, p in msgs if m == name]
+        assert s.of(name).tolist() == want
