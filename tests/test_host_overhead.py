@@ -223,3 +223,23 @@ def test_of_finds_blocks_and_scattered_messages_alike():
     for name in ("omnibus_data", "loopback", "timeout_notification", "jtag_data"):
         want = [p for m, p in msgs if m == name]
         assert s.of(name).tolist() == want
+
+
+def _run_in_child(conn, queue) -> None:
+    mac = MAC(np.ones((128, 8), dtype=int))
+    queue.put(mac.run(np.ones((4, 128), dtype=int), conn).shape)
+
+
+def test_a_forked_process_runs_the_chip_it_inherited():
+    import multiprocessing
+
+    conn = EmulatorConnection(0, seed=1)
+    conn.run(hagen_base_configuration().to_program())
+    MAC(np.ones((128, 8), dtype=int)).run(np.ones((4, 128), dtype=int), conn)  # draws ahead
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_run_in_child, args=(conn, queue))
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == (4, 8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -48,8 +49,11 @@ class NoiseStream:
         self._rng = rng
         self._buffer = np.zeros(0, dtype=np.float32)
         self._ahead: Future | None = None
+        self._pid = os.getpid()  # of the process that drew ahead
 
     def _join(self) -> None:
+        if self._ahead is not None and self._pid != os.getpid():
+            self._ahead = None  # drawn in the parent of this forked process: never arrives
         if self._ahead is not None:
             ahead, self._ahead = self._ahead.result(), None
             # no copy in the common case (the last program used up the buffer)
@@ -70,6 +74,7 @@ class NoiseStream:
         if n <= 0 or self._buffer.size >= n:
             return
         self._ahead = HELPER.submit(lambda: self._rng.standard_normal(n, dtype=np.float32))
+        self._pid = os.getpid()
 
 
 class ProgramError(ValueError):
