@@ -7,6 +7,7 @@ ticks), and its ticket decodes the container once the program has run.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,7 @@ from hwlayer.regmap import instructions as isa
 from . import instructions as ins
 
 QUEUES = ("omnibus", "jtag", "loopback")
+_HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
 
 
 class TicketError(RuntimeError):
@@ -124,13 +126,34 @@ class Program:
 
     words: np.ndarray
     expected: dict[str, int]
-    tickets: list[Ticket]
+    # weak: the tickets reach their program, so a strong list would make a reference cycle,
+    # and a large program would stay in memory until the cycle collector runs
+    ticket_refs: list[weakref.ref] = field(repr=False)
     result: RunResult | None = None
     failure: str | None = None  # why the last run failed; its tickets are then invalid
     madc_samples: int = 0  # MADC samples its recording is configured for (part of its result)
 
     def __len__(self) -> int:
         return int(self.words.size)
+
+    @property
+    def tickets(self) -> list[Ticket]:
+        """The tickets of its reads that are still held."""
+        return [t for t in (r() for r in self.ticket_refs) if t is not None]
+
+    def with_halt(self) -> np.ndarray:
+        """The words followed by the halt, as a connection runs them: without a copy where the
+        words are a view followed by the halt in their buffer (`done()` leaves room for it)."""
+        w = self.words
+        base = w.base
+        if (isinstance(base, np.ndarray) and base.dtype == np.uint64 and base.ndim == 1
+                and w.dtype == np.uint64 and w.ndim == 1 and w.strides == (8,)
+                and base.strides == (8,)):
+            at = (w.ctypes.data - base.ctypes.data) // 8
+            end = at + w.size
+            if 0 <= at and end < base.size and base[end] == _HALT[0]:
+                return base[at:end + 1]
+        return np.concatenate([w, _HALT])
 
     def tickets_valid(self) -> bool:
         return self.result is not None and all(
@@ -145,6 +168,7 @@ class PlaybackProgramBuilder:
 
     def _reset(self) -> None:
         self._chunks: list[np.ndarray] = []
+        self._adopted: np.ndarray | None = None  # handed over by append_words(adopt=True)
         self._size = 0
         self._expected = dict.fromkeys(QUEUES, 0)
         self._tickets: list[Ticket] = []
@@ -229,10 +253,13 @@ class PlaybackProgramBuilder:
         self._append(schedule_spikes(t, lab)[0])
 
     def append_words(self, words: np.ndarray, responses: int = 0,
-                     queue: str = "omnibus") -> OmnibusTicket | None:
+                     queue: str = "omnibus", *, adopt: bool = False) -> OmnibusTicket | None:
         """Append prepared instruction words that produce `responses` answers of `queue`.
 
         The bulk path of compilers (e.g. the MAC): the ticket yields the raw response words.
+        `adopt`: the caller hands `words` over (and will not change them), so a program made
+        of them alone uses them without a copy; a compiler that leaves the halt behind them in
+        their buffer (`Program.with_halt`) spares the connection a copy too.
         """
         w = np.atleast_1d(ins.as_words("words", words))
         if isinstance(responses, bool) or not isinstance(responses, int | np.integer) \
@@ -240,6 +267,8 @@ class PlaybackProgramBuilder:
             raise TypeError(f"responses must be an int >= 0, got {responses!r}")
         if queue not in QUEUES:
             raise ValueError(f"queue must be one of {QUEUES}, got {queue!r}")
+        if adopt:
+            self._adopted = w
         self._append(w)
         if not responses:
             return None
@@ -279,10 +308,19 @@ class PlaybackProgramBuilder:
         return self.size_from_fpga() == 0
 
     def done(self) -> Program:
-        """The finished program; the builder starts afresh."""
-        words = (np.concatenate(self._chunks) if self._chunks
-                 else np.zeros(0, dtype=np.uint64)).astype(np.uint64, copy=False)
-        program = Program(words, dict(self._expected), self._tickets)
+        """The finished program; the builder starts afresh.
+
+        The words are one copy of the appended arrays with room for the halt behind them
+        (`Program.with_halt`); a single array appended with `adopt=True` is kept as it is."""
+        if len(self._chunks) == 1 and self._chunks[0] is self._adopted:
+            words = self._chunks[0]
+        else:
+            room = np.empty(self._size + 1, dtype=np.uint64)
+            if self._chunks:
+                np.concatenate(self._chunks, out=room[:-1], casting="unsafe")
+            room[-1] = _HALT[0]
+            words = room[:-1]
+        program = Program(words, dict(self._expected), [weakref.ref(t) for t in self._tickets])
         self._home.program = program
         self._reset()
         return program

@@ -155,7 +155,7 @@ _H_RESET = isa.TO["system_reset"]
 _FPGA_MASK = R.FPGA_OMNIBUS_MASK
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _merge(w, run_start, run_length, run_slot, run_access, run_shift, run_mask, words,
            reset_words, chip, state):
     """The storage effect of the executor's omnibus writes and chip resets (executor.py)."""

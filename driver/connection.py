@@ -21,8 +21,6 @@ from . import instructions as ins
 from .builder import Program, RunResult
 from .chip_image import ChipImage
 
-_HALT = np.array([isa.HALT_WORD], dtype=np.uint64)
-
 
 class PlaybackError(RuntimeError):
     """The FPGA reported a failed instruction, or a program could not run."""
@@ -66,7 +64,7 @@ class Connection:
         if not isinstance(program, Program):
             raise TypeError(f"run() takes a Program from PlaybackProgramBuilder.done(), "
                             f"got {type(program).__name__}")
-        words = np.concatenate([program.words, _HALT])
+        words = program.with_halt()
         t0 = time.perf_counter()
         responses, start, end = self.execute_words(words)
         t1 = time.perf_counter()
@@ -124,12 +122,12 @@ class EmulatorConnection(Connection):
         server bounds its results so)."""
         if self._closed:
             raise PlaybackError("the connection is closed")
-        try:
-            r = self._chip.execute(words, max_madc_samples=max_madc_samples)
+        shadow = self.shadow  # None: not kept (the chip server keeps its own images)
+        try:  # the image follows on the helper thread while the program runs
+            r = self._chip.execute(words, max_madc_samples=max_madc_samples, alongside=None
+                                   if shadow is None else lambda: shadow.update(words))
         except ProgramError as e:
             raise PlaybackError(str(e)) from e
-        if self.shadow is not None:  # None: not kept (the chip server keeps its own images)
-            self.shadow.update(words)
         return r.responses, r.start_cycle, r.end_cycle
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from hwlayer.regmap import instructions as isa
 
@@ -171,10 +172,17 @@ class ResponseStream:
     headers: np.ndarray
     payloads: np.ndarray
     wide: dict[int, int]
+    # per header: messages, index of the first and of the last, where the decoder counted them
+    counts: np.ndarray | None = None
 
     def of(self, name: str) -> np.ndarray:
         """Payloads of all messages of type `name` (from-FPGA dictionary), in order."""
-        return self.payloads[self.headers == isa.FROM[name]]
+        h = isa.FROM[name]
+        if self.counts is not None:
+            n, first, last = (int(v) for v in self.counts[h])
+            if n == 0 or last - first + 1 == n:  # none, or one block (e.g. all reads)
+                return self.payloads[first:first + n]
+        return self.payloads[self.headers == h]
 
     def positions(self, name: str) -> np.ndarray:
         return np.flatnonzero(self.headers == isa.FROM[name])
@@ -186,18 +194,50 @@ class ResponseStream:
 def decode_from_fpga(words: np.ndarray) -> ResponseStream:
     """Parse a from-FPGA word stream (hxcomm decoder rules, docs/instruction-set.md).
 
-    Fast path: when no message is wider than 64 bits every word holds exactly one message.
+    Fast path (one compiled pass): when no message is wider than 64 bits and no word holds a
+    comma, every word holds exactly one message.
     """
-    w = np.asarray(words, dtype=np.uint64)
-    headers = (w >> U64(56)).astype(np.int64)
-    comma = (w >> U64(63)) == 1
-    wide_headers = [i.header for i in isa.FROM_FPGA if i.message_bits > 64]
-    if not comma.any() and not np.isin(headers, wide_headers).any():
-        if (headers >= len(isa.FROM_FPGA)).any():
-            i = int(np.argmax(headers >= len(isa.FROM_FPGA)))
-            raise InstructionError(f"Unknown UT message header {headers[i]} at response word {i}")
-        return ResponseStream(headers, w & ((U64(1) << U64(56)) - U64(1)), {})
-    return _decode_bitstream(w)
+    w = np.ascontiguousarray(words, dtype=np.uint64)
+    headers, payloads, counts, one_per_word, unknown = _split_words(w, _WIDE_HEADER)
+    if not one_per_word:
+        return _decode_bitstream(w)
+    if unknown >= 0:
+        raise InstructionError(
+            f"Unknown UT message header {headers[unknown]} at response word {unknown}")
+    return ResponseStream(headers, payloads, {}, counts)
+
+
+N_FROM_FPGA = len(isa.FROM_FPGA)
+# 1 for the headers of messages wider than 64 bits (and for every byte that is no header)
+_WIDE_HEADER = np.array([int(h >= len(isa.FROM_FPGA) or isa.FROM_FPGA[h].message_bits > 64)
+                         for h in range(256)], dtype=np.int8)
+
+
+@njit(cache=True, nogil=True)
+def _split_words(w, wide_header):
+    """(headers, payloads, per header the messages and the indices of the first and the last,
+    whether every word is one message, the first word with an unknown header or -1) of words
+    that hold no comma and no wide message."""
+    headers = np.empty(w.size, dtype=np.int64)
+    payloads = np.empty(w.size, dtype=np.uint64)
+    counts = np.zeros((128, 3), dtype=np.int64)  # messages, first and last index per header
+    unknown = -1
+    for i in range(w.size):
+        h = np.int64(w[i] >> np.uint64(56))
+        if h >= 128:  # a comma
+            return headers, payloads, counts, False, -1
+        if wide_header[h]:
+            if h < N_FROM_FPGA:
+                return headers, payloads, counts, False, -1
+            if unknown < 0:
+                unknown = i
+        headers[i] = h
+        if counts[h, 0] == 0:
+            counts[h, 1] = i
+        counts[h, 0] += 1
+        counts[h, 2] = i
+        payloads[i] = w[i] & np.uint64(0x00FFFFFFFFFFFFFF)
+    return headers, payloads, counts, True, unknown
 
 
 def _decode_bitstream(w: np.ndarray) -> ResponseStream:

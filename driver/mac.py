@@ -21,11 +21,14 @@ program, as grenade's MAC does for hxtorch's `madc_recording_neuron_id`; the sam
 
 from __future__ import annotations
 
+import threading
+import weakref
 from functools import cache
 
 import numpy as np
 from numba import njit
 
+from hwlayer.host import HELPER, Scratch, host_threads
 from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
@@ -50,6 +53,7 @@ HEMISPHERE_LABEL_BIT = 13
 H_WAIT = np.uint64(isa.TO["timing_wait_until"])
 H_PACK_1 = isa.TO["spike_pack_1"]
 READ_WAIT = ppu.HOST_WAIT["read"]
+VECTOR_WORDS = ppu.VECTOR_WORDS
 H_SETUP = np.uint64(isa.TO["timing_setup"])
 NEURONS = 512  # AtomicNeuronOnDLS: 256 * hemisphere + column
 MADC_SAMPLE_PERIOD = 12  # FPGA cycles: the MADC's fastest rate (about 10.4 MHz)
@@ -71,7 +75,18 @@ _LABELS = spike_label(*np.meshgrid(np.arange(2), np.arange(ROWS), np.arange(ACTI
                                    indexing="ij")).astype(np.int64)
 
 
-def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+# the configurations `MAC._configuration` derived last, newest last: (the image, its words
+# then, the weights, the words of each tile pair)
+_CONFIGS: list[tuple] = []
+_CONFIGS_LOCK = threading.Lock()
+CONFIG_CACHE_SIZE = 8
+_PROGRAMS = Scratch(np.uint64)  # the program buffer, reused while no program holds it
+SPLIT_ASSEMBLE_WORDS = 1 << 16  # larger programs are written in two halves at once
+
+
+def _check_integral(name: str, x: np.ndarray, lo: int, hi: int, *,
+                    copy: bool = True) -> np.ndarray:
+    """`x` as int64 after the checks; `copy=False`: the caller's array where it already is."""
     a = np.asarray(x)
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer)
                                or np.issubdtype(a.dtype, np.floating)):
@@ -82,7 +97,7 @@ def _check_integral(name: str, x: np.ndarray, lo: int, hi: int) -> np.ndarray:
     if a.size and (a.min() < lo or a.max() > hi):
         bad = a[(a < lo) | (a > hi)].ravel()[0]
         raise OverflowError(f"{name} value {bad} is out of range {lo}..{hi}")
-    return a.astype(np.int64)
+    return a.astype(np.int64, copy=copy)
 
 
 class ChipNotConfiguredError(RuntimeError):
@@ -178,7 +193,9 @@ class MAC:
         self.last_madc: tuple[np.ndarray, np.ndarray] | None = None
         n_in, n_out = w.shape
         self.tiles = [(i, o) for o in range(0, n_out, COLUMNS) for i in range(0, n_in, ROWS)]
-        self._config_cache: tuple | None = None  # see _configuration
+        self._pair_sizes = np.array([len(self.tiles[k:k + 2])
+                                     for k in range(0, len(self.tiles), 2)], dtype=np.int64)
+        self._tile_outputs = np.array([o for _, o in self.tiles], dtype=np.int64)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -192,13 +209,9 @@ class MAC:
         `MADC_SAMPLE_PERIOD` FPGA cycles; `last_madc` then holds (FPGA cycles since the start
         of the run, 10-bit values).
         """
-        per_tile = self.run_tiles(activations, connection, madc_neuron=madc_neuron)
-        batch, n_out = per_tile.shape[0], self.weights.shape[1]
-        out = np.zeros((batch, n_out), dtype=np.int64)
-        for k, (_, o0) in enumerate(self.tiles):
-            width = min(COLUMNS, n_out - o0)
-            out[:, o0:o0 + width] += per_tile[:, k, :width]
-        return np.clip(out, -128, 127).astype(np.int8)
+        x, results = self._run(activations, connection, madc_neuron)
+        return _sum_tiles(results, x.shape[0], self._pair_sizes, self._tile_outputs,
+                          self.weights.shape[1], R.QUAD_ENTRY_COLUMN, ppu.VECTOR_ENTRY_SHIFT)
 
     def run_tiles(self, activations, connection, *,
                   madc_neuron: int | None = None) -> np.ndarray:
@@ -208,6 +221,19 @@ class MAC:
         of its result is neuron j of that hemisphere (calibration measures neurons this way).
         `madc_neuron`: as in `run`.
         """
+        x, results = self._run(activations, connection, madc_neuron)
+        batch = x.shape[0]
+        out = np.zeros((batch, len(self.tiles), COLUMNS), dtype=np.int8)
+        at = 0
+        for k, n in zip(range(0, len(self.tiles), 2), self._pair_sizes):
+            words = results[at:at + batch * n * ppu.VECTOR_WORDS].reshape(batch, n, -1)
+            out[:, k:k + n] = ppu.unpack_vector(words)
+            at += words.size
+        return out
+
+    def _run(self, activations, connection, madc_neuron) -> tuple[np.ndarray, np.ndarray]:
+        """Checked activations and the result words of every tile pair (pair after pair, entry
+        after entry, each entry's vectors in tile order)."""
         if madc_neuron is not None and (isinstance(madc_neuron, bool) or not isinstance(
                 madc_neuron, int | np.integer) or not 0 <= madc_neuron < NEURONS):
             raise OverflowError(f"madc_neuron must be an int in 0..{NEURONS - 1}, "
@@ -215,24 +241,18 @@ class MAC:
         if not (hasattr(connection, "run") and hasattr(connection, "shadow")):
             raise TypeError(f"connection must be a connection (EmulatorConnection, "
                             f"RemoteConnection), got {type(connection).__name__}")
-        x = _check_integral("activations", activations, 0, ACTIVATION_MAX)
+        x = _check_integral("activations", activations, 0, ACTIVATION_MAX, copy=False)
         if x.ndim != 2 or x.shape[1] != self.weights.shape[0]:
             raise RuntimeError(f"activations of shape {tuple(x.shape)} do not match weights of "
                                f"shape {tuple(self.weights.shape)}: need (batch, "
                                f"{self.weights.shape[0]})")
-        batch = x.shape[0]
-        out = np.zeros((batch, len(self.tiles), COLUMNS), dtype=np.int8)
-        if batch == 0:
-            return out
-        builder = PlaybackProgramBuilder()
-        reads = []
+        if x.shape[0] == 0:
+            return x, np.zeros(0, dtype=np.uint32)
         image = _known_image(connection)
         check_hagen_configuration(image)
-        config = self._configuration(image)
-        for k in range(0, len(self.tiles), 2):
-            pair = self.tiles[k:k + 2]
-            builder.append_words(config[k // 2])
-            reads.append((k, len(pair), self._schedule(builder, pair, x)))
+        builder = PlaybackProgramBuilder()
+        words, n_results = self._program(np.ascontiguousarray(x), self._configuration(image))
+        ticket = builder.append_words(words, responses=n_results, adopt=True)
         program = builder.done()
         if madc_neuron is not None:
             program = _with_madc(program, int(madc_neuron))
@@ -241,30 +261,74 @@ class MAC:
         if madc_neuron is not None:
             times, values = program.result.madc_samples()
             self.last_madc = (times - info.start_cycle, values)
-        for k, n, ticket in reads:
-            words = ticket.get().reshape(batch, n, 64)
-            out[:, k:k + n] = ppu.unpack_vector(words)
-        return out
+        return x, ticket.get()
+
+    def _program(self, x: np.ndarray, config: list[np.ndarray]) -> tuple[np.ndarray, int]:
+        """All tile pairs' words, configuration and batch, in one buffer with room for the
+        halt behind them (`Program.with_halt`); and the number of result reads."""
+        batch, n_in = x.shape
+        W, ns = self.wait_between_events, self.num_sends
+        head, read_cmd = _sequence_words()
+        parts = []
+        for p, n in enumerate(self._pair_sizes):
+            starts = np.array([self.tiles[2 * p + h][0] if h < n else 0 for h in range(2)])
+            widths = np.array([min(ROWS, n_in - starts[h]) if h < n else 0 for h in range(2)])
+            counts = _active_counts(x, starts, widths)
+            longest = int(counts.max()) * W * ns
+            last = T_REALTIME + longest + 1 + WAIT_AFTER_REALTIME + PPU_COMMAND_CYCLES + READ_WAIT
+            if last > TIMER_MAX:
+                raise ValueError(
+                    f"num_sends={ns} x wait_between_events={W} FPGA cycles x "
+                    f"{longest // max(W * ns, 1)} active inputs per tile needs the timer to "
+                    f"reach {last} cycles, beyond its {TIMER_MAX}: lower num_sends or "
+                    "wait_between_events")
+            fetch = _fetch_words(n)
+            # words per entry: head, events, wait, read command, wait, fetch
+            sizes = head.size + 2 + read_cmd.size + fetch.size + 2 * ns * counts.max(axis=1)
+            parts.append((starts, widths, counts, fetch, sizes))
+        total = sum(c.size for c in config) + sum(int(part[-1].sum()) for part in parts)
+        out = _PROGRAMS.get((total + 1,))
+        split = total >= SPLIT_ASSEMBLE_WORDS and host_threads() > 1
+        at = 0
+        for c, (starts, widths, counts, fetch, sizes) in zip(config, parts):
+            out[at:at + c.size] = c
+            at += c.size
+            job = (x, starts, widths, counts, ns, W, head, read_cmd, fetch, T_REALTIME, _LABELS)
+            if split:  # the two halves of the batch at once
+                mid = batch // 2
+                upper = HELPER.submit(_assemble, out, at + int(sizes[:mid].sum()), mid, batch,
+                                      *job)
+                _assemble(out, at, 0, mid, *job)
+                at = upper.result()
+            else:
+                at = _assemble(out, at, 0, batch, *job)
+        out[at] = isa.HALT_WORD
+        return out[:at], batch * sum(part[3].size for part in parts)
 
     # -- configuration of a tile pair ---------------------------------------------------------
 
     def _configuration(self, image: ChipImage) -> list[np.ndarray]:
         """The configuration words of every tile pair, differential against the connection's
         `ChipImage`. Cached while the image holds what it held when they were derived: a MAC
-        that runs again on an unchanged chip reuses them instead of re-encoding every
-        register."""
-        cached = self._config_cache
-        if cached is not None and cached[0] is image and np.array_equal(
-                cached[1], image.words) and np.array_equal(cached[2], self.weights):
-            return cached[3]
+        (this one or another one with equal weights, as the torch API makes per call) that
+        runs again on an unchanged chip reuses them instead of re-encoding every register."""
+        with _CONFIGS_LOCK:
+            for i in range(len(_CONFIGS) - 1, -1, -1):
+                held, words, weights, config = _CONFIGS[i]
+                if held() is image and weights.shape == self.weights.shape and np.array_equal(
+                        weights, self.weights) and np.array_equal(words, image.words):
+                    _CONFIGS.append(_CONFIGS.pop(i))
+                    return config
         diff = _DifferentialWrites(image)
-        words = []
+        config = []
         for k in range(0, len(self.tiles), 2):
             b = PlaybackProgramBuilder()
             self._configure(b, self.tiles[k:k + 2], diff)
-            words.append(b.done().words)
-        self._config_cache = (image, image.words.copy(), self.weights.copy(), words)
-        return words
+            config.append(b.done().words)
+        with _CONFIGS_LOCK:
+            _CONFIGS.append((weakref.ref(image), image.words.copy(), self.weights.copy(), config))
+            del _CONFIGS[:-CONFIG_CACHE_SIZE]
+        return config
 
     def _configure(self, b: PlaybackProgramBuilder, pair, diff: _DifferentialWrites) -> None:
         """The fields a multiplication owns, each through its register's layout; the others
@@ -323,43 +387,6 @@ class MAC:
         ctrl = REGISTERS["PPUControlRegister"]
         b.write_omnibus(ctrl.addresses(ppu=np.arange(2)).ravel(),
                         ctrl.layout.encode({"inhibit_reset": 1}, n=2).ravel())
-
-    # -- the batch -----------------------------------------------------------------------------
-
-    def _schedule(self, b: PlaybackProgramBuilder, pair, x: np.ndarray):
-        """Per batch entry the grenade sequence; returns the ticket of all result reads."""
-        batch = x.shape[0]
-        W, ns = self.wait_between_events, self.num_sends
-        act = np.zeros((batch, 2, ROWS), dtype=np.int64)
-        for h, (i0, _) in enumerate(pair):
-            chunk = x[:, i0:i0 + ROWS]
-            act[:, h, :chunk.shape[1]] = chunk
-        t_reset = PPU_COMMAND_CYCLES + ppu.HOST_WAIT["baseline_read"]
-        t_rt = t_reset + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["reset_neurons"] \
-            + WAIT_BEFORE_REALTIME
-        memory = REGISTERS["PPUMemoryWord"]
-        status = memory.addresses(ppu=np.arange(2), word=ppu.STATUS_WORD).ravel()
-
-        def command(value):
-            return ins.omnibus_write(status, [value, value])
-
-        head = np.concatenate([ins.encode("timing_setup"), command(ppu.STATUS["baseline_read"]),
-                               ins.wait_until(t_reset), command(ppu.STATUS["reset_neurons"])])
-        result = memory.addresses(ppu=np.arange(len(pair))[:, None],
-                                  word=ppu.CADC_RESULT_WORD + np.arange(ppu.VECTOR_WORDS))
-        fetch = ins.omnibus_read(result.ravel())
-        longest = int((act > 0).sum(axis=2).max()) * W * ns
-        last = t_rt + longest + 1 + WAIT_AFTER_REALTIME + PPU_COMMAND_CYCLES + READ_WAIT
-        if last > TIMER_MAX:
-            raise ValueError(
-                f"num_sends={ns} x wait_between_events={W} FPGA cycles x "
-                f"{longest // max(W * ns, 1)} active inputs per tile needs the timer to reach "
-                f"{last} cycles, beyond its {TIMER_MAX}: lower num_sends or "
-                "wait_between_events")
-        words = _assemble(act, ns, W, head, command(ppu.STATUS["read"]), fetch, t_rt,
-                          _LABELS)
-        return b.append_words(words, responses=batch * fetch.size)
-
 
 def _duration_bound(words: np.ndarray) -> int:
     """An upper bound of a program's FPGA cycles: every word takes at least one cycle, and a
@@ -433,9 +460,53 @@ def _grid(*sizes: int) -> list[np.ndarray]:
     return np.meshgrid(*(np.arange(n) for n in sizes), indexing="ij")
 
 
+T_RESET = PPU_COMMAND_CYCLES + ppu.HOST_WAIT["baseline_read"]  # grenade's sequence per entry
+T_REALTIME = T_RESET + PPU_COMMAND_CYCLES + ppu.HOST_WAIT["reset_neurons"] + WAIT_BEFORE_REALTIME
+
+
+def _command(value: int) -> np.ndarray:
+    """A command to both PPUs (a write of their status words)."""
+    status = REGISTERS["PPUMemoryWord"].addresses(ppu=np.arange(2), word=ppu.STATUS_WORD)
+    return ins.omnibus_write(status.ravel(), [value, value])
+
+
+@cache
+def _sequence_words() -> tuple[np.ndarray, np.ndarray]:
+    """(head, read command) of every batch entry: timer reset, baseline read, neuron reset;
+    the read."""
+    head = np.concatenate([ins.encode("timing_setup"), _command(ppu.STATUS["baseline_read"]),
+                           ins.wait_until(T_RESET), _command(ppu.STATUS["reset_neurons"])])
+    return head, _command(ppu.STATUS["read"])
+
+
+@cache
+def _fetch_words(n: int) -> np.ndarray:
+    """The read-out of the result vectors of PPUs 0 .. n - 1."""
+    result = REGISTERS["PPUMemoryWord"].addresses(
+        ppu=np.arange(n)[:, None], word=ppu.CADC_RESULT_WORD + np.arange(ppu.VECTOR_WORDS))
+    return ins.omnibus_read(result.ravel())
+
+
 @njit(cache=True)
-def _assemble(act, ns, W, head, read_cmd, fetch, t_rt, labels):
-    """All entries' words: head, events, read command, result reads (docs/instruction-set.md).
+def _active_counts(x, starts, widths):
+    """Per entry and hemisphere the number of active inputs (activation > 0) of a tile pair:
+    hemisphere h holds inputs starts[h] .. starts[h] + widths[h] - 1."""
+    counts = np.zeros((x.shape[0], 2), dtype=np.int64)
+    for b in range(x.shape[0]):
+        for h in range(2):
+            c = 0
+            for d in range(widths[h]):
+                if x[b, starts[h] + d] > 0:
+                    c += 1
+            counts[b, h] = c
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _assemble(out, k, b0, b1, x, starts, widths, counts, ns, W, head, read_cmd, fetch, t_rt,
+              labels):
+    """A tile pair's words of entries b0 .. b1 - 1 into out[k:]: head, events, read command,
+    result reads (docs/instruction-set.md); returns the index behind them.
 
     Events follow grenade's MACSpikeTrainGenerator: hemisphere h of an entry has
     C_h labels L_h (ascending driver); slot n = 0 .. N ns - 1 (N = max C_h) sits at T - n W
@@ -443,28 +514,15 @@ def _assemble(act, ns, W, head, read_cmd, fetch, t_rt, labels):
     with n < C_h ns: the shorter hemisphere is aligned to the end, a sweep in descending
     driver order repeats ns times, simultaneous labels share a SpikePack2.
     """
-    batch = act.shape[0]
-    counts = np.zeros((batch, 2), dtype=np.int64)
-    for b in range(batch):
-        for h in range(2):
-            for d in range(act.shape[2]):
-                if act[b, h, d] > 0:
-                    counts[b, h] += 1
-    tail = 2 + read_cmd.size + fetch.size
-    total = 0
-    for b in range(batch):
-        total += head.size + 2 * max(counts[b, 0], counts[b, 1]) * ns + tail
-    out = np.empty(total, dtype=np.uint64)
-    drivers = np.empty((2, act.shape[2]), dtype=np.int64)
-    k = 0
-    for b in range(batch):
+    drivers = np.empty((2, ROWS), dtype=np.int64)
+    for b in range(b0, b1):
         for j in range(head.size):
             out[k] = head[j]
             k += 1
         for h in range(2):
             c = 0
-            for d in range(act.shape[2]):
-                if act[b, h, d] > 0:
+            for d in range(widths[h]):
+                if x[b, starts[h] + d] > 0:
                     drivers[h, c] = d
                     c += 1
         n_max = max(counts[b, 0], counts[b, 1])
@@ -477,7 +535,7 @@ def _assemble(act, ns, W, head, read_cmd, fetch, t_rt, labels):
                 ch = counts[b, h]
                 if n < ch * ns:
                     d = drivers[h, n % ch]
-                    label = labels[h, d, act[b, h, d]]
+                    label = labels[h, d, x[b, starts[h] + d]]
                     payload = (payload << np.uint64(16)) | np.uint64(label)
                     size += 1
             out[k + 1] = (np.uint64(H_PACK_1 + size - 1) << np.uint64(56)) | payload
@@ -494,9 +552,37 @@ def _assemble(act, ns, W, head, read_cmd, fetch, t_rt, labels):
         for j in range(fetch.size):
             out[k] = fetch[j]
             k += 1
+    return k
+
+
+@njit(cache=True)
+def _sum_tiles(results, batch, pair_sizes, tile_outputs, n_out, column_of, shift_of_entry):
+    """The int8 outputs (batch, n_out): each tile's result vectors (the layout of `MAC._run`;
+    word q, entry e of a vector holds column column_of[q, e]) added per output column, then
+    saturated, as the host adds partial sums."""
+    out = np.empty((batch, n_out), dtype=np.int8)
+    acc = np.empty(n_out, dtype=np.int64)
+    for b in range(batch):
+        acc[:] = 0
+        at = 0
+        k = 0
+        for n in pair_sizes:
+            for t in range(n):
+                o0 = tile_outputs[k + t]
+                width = min(COLUMNS, n_out - o0)
+                base = at + (b * n + t) * VECTOR_WORDS
+                for q in range(VECTOR_WORDS):
+                    word = np.int64(results[base + q])
+                    for e in range(4):
+                        c = column_of[q, e]
+                        if c < width:
+                            v = (word >> shift_of_entry[e]) & 0xFF
+                            acc[o0 + c] += v - 256 if v > 127 else v
+            at += batch * n * VECTOR_WORDS
+            k += n
+        for o in range(n_out):
+            out[b, o] = min(127, max(-128, acc[o]))
     return out
-
-
 
 
 __all__ = ["MAC", "spike_label", "isa"]

@@ -234,6 +234,42 @@ def round_int8(x: torch.Tensor, lo: int, hi: int
     return out, rounding.value_range(torch.round(x.to(torch.float64)))
 
 
+def round_away_int64(x: torch.Tensor) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Hardware-mode rounding (`rounding.half_away_from_zero`) of a CPU tensor into a new int64
+    array, and the (min, max) of the rounded values (None if empty, NaN if any is NaN) for the
+    range check, in one pass. Values beyond +-2**62 (and NaN) are not representable: the array
+    holds them clamped (NaN as 0), so check the range before using it."""
+    out = np.empty(tuple(x.shape), dtype=np.int64)
+    if x.numel() == 0:
+        return out, None
+    if x.dtype not in (torch.float32, torch.float64):  # exact in float64, as the original
+        x = x.to(torch.float64)
+    return out, _round_away_into(x.detach().numpy(), out)
+
+
+@njit(cache=True)
+def _round_away_into(src, dst):
+    """dst = round half away from zero (std::lround) of src; (min, max) of the rounded values,
+    NaN if any is NaN."""
+    flat_dst = dst.ravel()
+    lo, hi = np.inf, -np.inf
+    bad = False
+    k = 0
+    for v in src.ravel():
+        f = float(v)
+        t = np.trunc(f)
+        r = t + (1.0 if f > 0 else -1.0) if abs(f - t) == 0.5 else np.rint(f)
+        bad |= r != r
+        lo = min(lo, r)
+        hi = max(hi, r)
+        flat_dst[k] = np.int64(min(max(r, -LIMIT), LIMIT)) if r == r else 0
+        k += 1
+    return (np.nan, np.nan) if bad else (lo, hi)
+
+
+LIMIT = float(2 ** 62)
+
+
 def digitize_into(acc: torch.Tensor, out: torch.Tensor, num_sends: int, gain: float,
                   noise_std: float, mode: int = WRITE) -> None:
     """Digitize the CPU chunk sums `acc` (int32 or float32, integers) into the float32 `out`
@@ -258,5 +294,5 @@ def standard_normal(n: int, seed: int) -> np.ndarray:
     return out
 
 
-__all__ = ["ADD", "ADD_AND_CLAMP", "WRITE", "digitize_into", "round_int8",
+__all__ = ["ADD", "ADD_AND_CLAMP", "WRITE", "digitize_into", "round_away_int64", "round_int8",
            "standard_normal"]

@@ -123,14 +123,15 @@ def hardware_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int,
             madc_recording_neuron_id, int) or not 0 <= madc_recording_neuron_id < NEURONS:
         raise OverflowError(f"madc_recording_neuron_id must be in 0..{NEURONS - 1}, got "
                             f"{madc_recording_neuron_id!r}")
-    qw = rounding.half_away_from_zero(weights.detach().cpu())
-    qx = rounding.half_away_from_zero(x2.detach().cpu())
-    rounding.check_range(qw, "weights", constants.synaptic_weight_min,
+    # rounded (half away from zero), converted and measured in one pass each
+    qw, w_range = digitize.round_away_int64(weights.detach().cpu())
+    qx, x_range = digitize.round_away_int64(x2.detach().cpu())
+    rounding.check_found(w_range, "weights", constants.synaptic_weight_min,
                          constants.synaptic_weight_max, hardware=True)
-    rounding.check_range(qx, "inputs", constants.input_activation_min,
+    rounding.check_found(x_range, "inputs", constants.input_activation_min,
                          constants.input_activation_max, hardware=True)
     conn = core.connection()
-    w_int = qw.to(torch.int64)
+    w_int = torch.from_numpy(qw)
     if qx.shape[0] == 0 or w_int.shape[1] == 0:  # nothing to send or to read
         y = np.zeros((qx.shape[0], w_int.shape[1]), dtype=np.int8)
     else:
@@ -139,7 +140,7 @@ def hardware_forward(x: torch.Tensor, weights: torch.Tensor, num_sends: int,
         chip = ChipMAC(w_int.numpy(), num_sends=num_sends,
                        wait_between_events=max(wait_between_events, 1))
         record = bool(madc_recording_path)
-        y = chip.run(qx.to(torch.int64).numpy(), conn,
+        y = chip.run(qx, conn,
                      madc_neuron=madc_recording_neuron_id if record else None)
         if record:
             _write_madc_csv(madc_recording_path, *chip.last_madc)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import threading
+import os
 import zlib
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
 
+from hwlayer.host import HELPER, Scratch, host_threads
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
 from hwlayer.regmap import registers as R
@@ -28,30 +32,33 @@ _U32 = np.uint64(0xFFFFFFFF)
 MADC_WINDOW = 64  # FPGA cycles covered by one Systime anchor of MADC samples
 MADC_MAX_SAMPLES = 1 << 22
 NOISE_MARGIN = 4 * 256
+ALONGSIDE_MIN_WORDS = 1 << 14  # smaller programs run their `alongside` job inline
+SPLIT_PREPASS_WORDS = 1 << 16  # larger programs are checked in two halves at once
 
 
 class NoiseStream:
     """Standard-normal samples (float32) in the generator's order, drawn ahead in a thread.
 
-    The emulator needs about a million samples per large program; drawing the next block while
-    the executor runs (it releases the GIL) hides their cost. The order of the samples, and so
-    every result of a seeded chip, does not depend on the timing.
+    The emulator needs about a million samples per large program; drawing the next block on
+    the helper thread while the executor runs (it releases the GIL) hides their cost. The
+    order of the samples, and so every result of a seeded chip, does not depend on the timing
+    nor on whether a helper thread is used at all.
     """
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._buffer = np.zeros(0, dtype=np.float32)
-        self._thread: threading.Thread | None = None
-        self._ahead: np.ndarray | None = None
+        self._ahead: Future | None = None
+        self._pid = os.getpid()  # of the process that drew ahead
 
     def _join(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._ahead is not None and self._pid != os.getpid():
+            self._ahead = None  # drawn in the parent of this forked process: never arrives
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead.result(), None
             # no copy in the common case (the last program used up the buffer)
-            self._buffer = (self._ahead if self._buffer.size == 0
-                            else np.concatenate([self._buffer, self._ahead]))
-            self._ahead = None
+            self._buffer = (ahead if self._buffer.size == 0
+                            else np.concatenate([self._buffer, ahead]))
 
     def take(self, n: int) -> np.ndarray:
         self._join()
@@ -62,16 +69,12 @@ class NoiseStream:
         return out
 
     def draw_ahead(self, n: int) -> None:
-        """Start drawing n more samples in the background."""
+        """Start drawing n more samples on the helper thread."""
         self._join()
         if n <= 0 or self._buffer.size >= n:
             return
-
-        def work() -> None:
-            self._ahead = self._rng.standard_normal(n, dtype=np.float32)
-
-        self._thread = threading.Thread(target=work, daemon=True)
-        self._thread.start()
+        self._ahead = HELPER.submit(lambda: self._rng.standard_normal(n, dtype=np.float32))
+        self._pid = os.getpid()
 
 
 class ProgramError(ValueError):
@@ -132,7 +135,9 @@ class Chip:
         self._ppu_status_addresses = np.array(
             [R.PPU_MEMORY_BASE + h * R.HEMISPHERE_STRIDE + ppu.STATUS_WORD for h in (0, 1)])
         self.last_madc = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
-        self._events = np.empty((2, 0), dtype=np.int64)  # recorded spikes (times, labels)
+        # reused buffers of the results (views of them stay valid while they are held)
+        self._events = Scratch(np.int64)  # recorded spikes (times, labels)
+        self._responses = Scratch(np.uint64)
 
     def _init_analog_state(self) -> None:
         p = self.params
@@ -188,9 +193,28 @@ class Chip:
             raise ProgramError(f"a program is a 1-d numpy uint64 array, got {w.dtype} "
                                f"with shape {w.shape}")
         smap = self._map
-        err, at, n_spikes, conversions, madc_starts, madc_written = _prepass(
-            w, _PAYLOAD_MASK, smap.run_start, smap.run_length, smap.run_behaviour,
-            self._ppu_status_addresses)
+
+        def scan(start: int, stop: int) -> tuple:
+            return _prepass(w, start, stop, _PAYLOAD_MASK, smap.run_start, smap.run_length,
+                            smap.run_behaviour, self._ppu_status_addresses)
+
+        if w.size >= SPLIT_PREPASS_WORDS and host_threads() > 1:  # two halves at once
+            mid = w.size // 2
+            upper = HELPER.submit(lambda: scan(mid, w.size))
+            first, second = scan(0, mid), upper.result()
+        else:
+            first, second = scan(0, w.size), None
+        err, at, n_spikes, conversions, madc_starts, madc_written, halt = first
+        if second is not None and not err and halt < 0:  # the first half ran into the second
+            err, at, n_spikes2, conversions2, madc_starts2, written2, halt = second
+            n_spikes += n_spikes2
+            conversions += conversions2
+            madc_starts += madc_starts2
+            madc_written = max(madc_written, written2)
+        if not err and halt < 0:
+            err, at = 3, w.size
+        elif not err and halt != w.size - 1:
+            err, at = 4, halt
         if err:
             raise ProgramError(_PREPASS_ERRORS[err].format(
                 at=at, header=int(w[at] >> np.uint64(56)) if at < w.size else 0,
@@ -206,23 +230,35 @@ class Chip:
 
     # -- running --------------------------------------------------------------------------------
 
-    def execute(self, words: np.ndarray, *, max_madc_samples: int | None = None
-                ) -> ExecutionResult:
+    def execute(self, words: np.ndarray, *, max_madc_samples: int | None = None,
+                alongside: Callable[[], Any] | None = None) -> ExecutionResult:
         """Run a to-FPGA word array that ends with the halt; return the FPGA's answer.
 
         `max_madc_samples`: refuse (before running) a program whose MADC recording may hold
-        more samples (the bound its memory is sized by)."""
+        more samples (the bound its memory is sized by). `alongside`: host work that needs
+        only the words (the driver's `ChipImage` update), run once the program passed the
+        checks, on the helper thread while the executor runs (`host_threads`), done (and its
+        exception raised) before this returns.
+
+        The result's arrays are views of buffers the next run reuses unless they are still
+        referenced, so they stay valid as long as they are held."""
         w = np.asarray(words)
         n_spikes, n_noise, n_madc = self._check_and_size(w)
         if max_madc_samples is not None and n_madc > max_madc_samples:
             raise ProgramError(f"the program may record up to {n_madc} MADC samples, more "
                                f"than the {max_madc_samples} allowed")
-        responses = np.empty(w.size + 1, dtype=np.uint64)
-        if self._events.shape[1] < n_spikes:  # reused: fresh pages cost more than a copy
-            self._events = np.empty((2, n_spikes), dtype=np.int64)
-        ev_t, ev_l = self._events[0], self._events[1]
+        responses = self._responses.get((w.size + 1,))
+        ev_t, ev_l = self._events.get((2, n_spikes))
+        threads = host_threads()
+        job = None
+        if alongside is not None:
+            if threads > 1 and w.size >= ALONGSIDE_MIN_WORDS:
+                job = HELPER.submit(alongside)
+            else:
+                job = _Done(alongside)
         noise = self._noise.take(n_noise)
-        self._noise.draw_ahead(n_noise)  # for the next program, while this one runs
+        if threads > 1:
+            self._noise.draw_ahead(n_noise)  # for the next program, while this one runs
         madc_t = np.empty(n_madc, dtype=np.int64)
         madc_v = np.empty(n_madc, dtype=np.int64)
         an = self._analog_state(noise, madc_t, madc_v)
@@ -249,6 +285,8 @@ class Chip:
             self.hemi_s[:, A.HS_DT_CACHE] = -1.0  # decay factors follow the new parameters
             self.decay_key[:] = -1.0
             F.update_spans(self._fast, self.params.K, self.params.Kint, self.identity.ideal)
+        if job is not None:
+            job.result()  # its exception, if any, is the caller's
         if code == ex.ERR_ADDRESS_WITHOUT_DATA:
             raise ProgramError(f"omnibus write address at index {at} is not followed by data")
         if code == ex.ERR_DATA_WITHOUT_ADDRESS:
@@ -259,9 +297,20 @@ class Chip:
         out = responses[:n_resp]
         if k:
             out = np.concatenate([out[:-1], madc_messages(madc_t[:k], madc_v[:k]), out[-1:]])
-        return ExecutionResult(out.copy(), start, int(self.fpga[ex.NOW]),
-                               ev_t[:int(c[ex.C_EVENTS])].copy(),
-                               ev_l[:int(c[ex.C_EVENTS])].copy())
+        n_events = int(c[ex.C_EVENTS])
+        return ExecutionResult(out, start, int(self.fpga[ex.NOW]), ev_t[:n_events],
+                               ev_l[:n_events])
+
+
+class _Done:
+    """A job run on the calling thread, after the executor (`HXEMU_HOST_THREADS=1`, or a
+    program too small to be worth a thread hop)."""
+
+    def __init__(self, job: Callable[[], Any]) -> None:
+        self._job = job
+
+    def result(self) -> Any:
+        return self._job()
 
 
 _PREPASS_ERRORS = {
@@ -275,43 +324,52 @@ _PREPASS_ERRORS = {
 _H_ADDRESS = isa.TO["omnibus_address"]
 _H_DATA = isa.TO["omnibus_data"]
 _H_PACK_1 = isa.TO["spike_pack_1"]
+_H_HALT = isa.HALT_WORD >> 56
+_HEADER_BITS = np.uint64(0xFF << 56)
 _B_CADC = BEHAVIOUR["cadc_trigger"]
 _B_MADC = BEHAVIOUR["madc_control"]
 _MADC_SAMPLES_WORD = R.MADC_BASE + 2
 _CONVERTING = (ppu.STATUS["baseline_read"], ppu.STATUS["read"])
 
 
-@njit(cache=True)
-def _prepass(w, payload_mask, run_start, run_length, run_behaviour, status_addresses):
-    """One pass over a program: its first error (code, index) and what it will need."""
+@njit(cache=True, nogil=True)
+def _prepass(w, start, stop, payload_mask, run_start, run_length, run_behaviour,
+             status_addresses):
+    """One pass over words start .. stop - 1 of a program (up to a halt): the first error
+    (code, index) and what they will need, and the index of the halt (-1: none)."""
     n = w.size
     n_spikes = 0
     conversions = 0
     madc_starts = 0
     madc_written = 0
     halt = -1
-    for i in range(n):
-        h = np.int64(w[i] >> np.uint64(56))
+    r = -1
+    for i in range(start, stop):
+        word = w[i]
+        h = np.int64(word >> np.uint64(56))
         if h >= payload_mask.size:
-            return 1, i, 0, 0, 0, 0
-        if (w[i] & np.uint64(0x00FFFFFFFFFFFFFF)) & ~payload_mask[h]:
-            return 2, i, 0, 0, 0, 0
-        if w[i] == np.uint64(_HALT_INT):
-            halt = i
-            break
-        if h >= _H_PACK_1:
+            return 1, i, 0, 0, 0, 0, -1
+        if word & ~(payload_mask[h] | _HEADER_BITS):
+            return 2, i, 0, 0, 0, 0, -1
+        if h < _H_ADDRESS:
+            if h == _H_HALT and word == np.uint64(_HALT_INT):
+                halt = i
+                break
+        elif h >= _H_PACK_1:
             n_spikes += h - _H_PACK_1 + 1
         elif h == _H_DATA:
             if i == 0 or np.int64(w[i - 1] >> np.uint64(56)) != _H_ADDRESS or (
                     (w[i - 1] >> np.uint64(36)) & np.uint64(1)):
-                return 6, i, 0, 0, 0, 0
+                return 6, i, 0, 0, 0, 0, -1
         elif h == _H_ADDRESS:
             addr = np.int64(w[i] & np.uint64(0xFFFFFFFF))
             is_read = (w[i] >> np.uint64(36)) & np.uint64(1)
             if not is_read and (i + 1 >= n or np.int64(w[i + 1] >> np.uint64(56)) != _H_DATA):
-                return 5, i, 0, 0, 0, 0
+                return 5, i, 0, 0, 0, 0, -1
             value = 0 if is_read else np.int64(w[i + 1] & np.uint64(0xFFFFFFFF))
-            r = np.searchsorted(run_start, np.uint32(addr), side="right") - 1
+            if r < 0 or addr < np.int64(run_start[r]) or addr >= np.int64(run_start[r]) \
+                    + run_length[r]:  # runs do not overlap: consecutive accesses share one
+                r = np.searchsorted(run_start, np.uint32(addr), side="right") - 1
             beh = -1
             if r >= 0 and addr < np.int64(run_start[r]) + run_length[r]:
                 beh = run_behaviour[r]
@@ -325,11 +383,7 @@ def _prepass(w, payload_mask, run_start, run_length, run_behaviour, status_addre
                     madc_starts += 1
                 elif addr == _MADC_SAMPLES_WORD:
                     madc_written = max(madc_written, value & 0xFFFFFF)
-    if halt < 0:
-        return 3, n, 0, 0, 0, 0
-    if halt != n - 1:
-        return 4, halt, 0, 0, 0, 0
-    return 0, 0, n_spikes, conversions, madc_starts, madc_written
+    return 0, 0, n_spikes, conversions, madc_starts, madc_written, halt
 
 
 def madc_messages(times: np.ndarray, values: np.ndarray) -> np.ndarray:
