@@ -32,6 +32,7 @@ import torch
 from driver import EmulatorConnection
 from driver.base_config import hagen_base_configuration
 from driver.mac import MAC
+from hwlayer.host import THREADS_ENV, host_threads
 
 TARGET_GMACS = 1.0  # issue target for case (a), G MAC/s of the whole path
 AIM_GMACS = 1.5
@@ -148,8 +149,9 @@ def _run(args: argparse.Namespace) -> int:
     print("hxemu MAC benchmark: emulated HAGEN multiply vs. a plain-torch mock "
           "(times are for this machine; the ratios are the result)")
     print(f"host: {os.cpu_count()} CPUs, torch {torch.__version__} with "
-          f"{torch.get_num_threads()} thread(s), emulator single-threaded "
-          f"({chip._chip.analog_path} event path); best of {args.repeats} after a warm-up")
+          f"{torch.get_num_threads()} thread(s); emulator: {chip._chip.analog_path} event path, "
+          f"{host_threads()} host thread(s) ({THREADS_ENV}); best of {args.repeats} after a "
+          f"warm-up")
     print()
     head = f"{'case':<47}{'shape':<22}{'sends':>5}{'time [ms]':>11}{'G MAC/s':>9}"
     print(head)

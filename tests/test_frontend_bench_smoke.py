@@ -19,6 +19,7 @@ def test_frontend_benchmark_runs_small(capsys):
     for text in ("(m) mock-mode matmul vs torch.matmul", "(h) hardware-mode mac",
                  "frontend overhead", "(y) nn.Linear per call", "606x4 -> 128 (num_sends 34)",
                  "606x128 -> 3, avg 5 (num_sends 6)",
+                 "hxp.mac / torch mock",
                  "ideal chip (hardware mode) == mock (noise 0, gain 0.002): True"):
         assert text in out
     assert torch.get_num_threads() == threads

@@ -90,7 +90,8 @@ def new_state(path: str) -> FastState:
         dl_p=np.zeros((LABELS, MAX_DELIVERIES), dtype=np.float32),
         keys=np.zeros(256, dtype=np.int64), ps=np.zeros(256, dtype=np.float32),
         targets=np.zeros((8, 3), dtype=np.int64), lag=np.zeros(2, dtype=np.int64),
-        u0=np.zeros(512, dtype=np.float32), inc=np.zeros(512, dtype=np.float32), touched=np.zeros(2, dtype=np.int64))
+        u0=np.zeros(512, dtype=np.float32), inc=np.zeros(512, dtype=np.float32),
+        touched=np.zeros(2, dtype=np.int64))
 
 
 def update_spans(fs: FastState, K: np.ndarray, Kint: np.ndarray, ideal: bool) -> None:
