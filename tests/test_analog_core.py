@@ -236,3 +236,36 @@ def test_a_label_reaching_many_drivers_takes_the_routed_path():
     assert (fs.dl_n[labels] == -1).all()  # routed per event, not from the table
     np.testing.assert_allclose(fast._chip.V, ref._chip.V, atol=1e-3)
     assert fs.counts[F.N_FAST] > 0
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), ideal=st.booleans())
+def test_synapse_rows_match_the_numpy_expressions(seed, ideal):
+    """configuration._synapse_rows against the numpy expressions it replaced, bit for bit."""
+    from hwlayer.emulator.configuration import _synapse_rows
+
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(0, 64, (2, 256, 256))
+    labels = rng.choice([0, 32, 5], (2, 256, 256))
+    exc_row, inh_row = rng.integers(0, 2, (2, 2, 256))
+    sw_exc, sw_inh, en_exc, en_inh = rng.integers(0, 2, (4, 2, 256))
+    g_exc, g_inh = rng.uniform(0.5, 2.0, (2, 2, 256))
+    gain = rng.lognormal(0, 0.1, (2, 256, 256))
+    out = (np.zeros((2, 256, 256), dtype=np.int64), np.zeros((2, 256, 256)),
+           np.zeros((2, 2, 128, 256), dtype=np.int32), np.zeros((2, 2, 128, 256), np.float32))
+    _synapse_rows(weights, labels, exc_row, inh_row, sw_exc, sw_inh, en_exc, en_inh, g_exc,
+                  g_inh, gain, ideal, *out)
+    e, i = exc_row[:, :, None], inh_row[:, :, None]
+    sign = e * sw_exc[:, None, :] * en_exc[:, None, :] - i * sw_inh[:, None, :] * en_inh[:, None, :]
+    wrow_int = sign * weights
+    line = e * sw_exc[:, None, :] * g_exc[:, None, :] - i * sw_inh[:, None, :] * g_inh[:, None, :]
+    wrow = line * weights * gain
+    assert np.array_equal(out[0], wrow_int)
+    for b in (0, 1):
+        m = (labels == 32 * b).reshape(2, 128, 2, 256)
+        assert np.array_equal(out[2][:, b], (wrow_int.reshape(2, 128, 2, 256) * m).sum(axis=2))
+        if not ideal:
+            want = (wrow.reshape(2, 128, 2, 256) * m).sum(axis=2).astype(np.float32)
+            assert np.array_equal(out[3][:, b].view(np.uint32), want.view(np.uint32))
+    if not ideal:
+        assert np.array_equal(out[1].view(np.uint64), wrow.view(np.uint64))

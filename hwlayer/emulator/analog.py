@@ -44,7 +44,7 @@ class AnalogState(NamedTuple):
     driver_f: np.ndarray  # float64 (DF_COUNT, 256)
     driver_i: np.ndarray  # int64 (DI_COUNT, 256)
     K: np.ndarray  # float32 (2, 2, 128, 256) effective weight rows per driver and msb
-    Kint: np.ndarray  # int64 (2, 2, 128, 256) the ideal chip's signed integer rows
+    Kint: np.ndarray  # int32 (2, 2, 128, 256) the ideal chip's signed integer rows
     Wrow: np.ndarray  # float64 (2, 256, 256) per synapse row (address forwarding path)
     Wrow_int: np.ndarray  # int64 (2, 256, 256)
     labels: np.ndarray  # int64 (2, 256, 256) synapse labels

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from numba import njit
 
 from hwlayer.regmap import REGISTERS
 from hwlayer.regmap import capmem as cm
@@ -90,6 +91,37 @@ def _quad_to_columns(v: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True)
+def _synapse_rows(weights, labels, exc_row, inh_row, sw_exc, sw_inh, en_exc, en_inh, g_exc,
+                  g_inh, gain, ideal, Wrow_int, Wrow, Kint, K):
+    """Per synapse row the signed weight it adds to each column (the ideal chip's integers and
+    the analog chip's current, both through the row's mode, the column's current switches and
+    the neuron's synaptic inputs), and per driver and address bit 5 the sum of its two rows
+    whose label matches (HAGEN mode: label 0 or 32). One pass, in the operation order of the
+    numpy expressions it replaced (same floats, bit for bit)."""
+    for h in range(2):
+        for r in range(256):
+            er, ir = exc_row[h, r], inh_row[h, r]
+            for c in range(256):
+                w = weights[h, r, c]
+                Wrow_int[h, r, c] = (er * sw_exc[h, c] * en_exc[h, c]
+                                     - ir * sw_inh[h, c] * en_inh[h, c]) * w
+                if not ideal:
+                    line = er * sw_exc[h, c] * g_exc[h, c] - ir * sw_inh[h, c] * g_inh[h, c]
+                    Wrow[h, r, c] = line * w * gain[h, r, c]
+    for h in range(2):
+        for b in range(2):
+            for d in range(128):
+                for c in range(256):
+                    m0 = labels[h, 2 * d, c] == 32 * b
+                    m1 = labels[h, 2 * d + 1, c] == 32 * b
+                    Kint[h, b, d, c] = Wrow_int[h, 2 * d, c] * m0 + Wrow_int[h, 2 * d + 1, c] * m1
+                    if not ideal:
+                        # numpy's sum starts from +0.0 (so no -0.0 comes out)
+                        K[h, b, d, c] = np.float32(0.0 + Wrow[h, 2 * d, c] * m0
+                                                   + Wrow[h, 2 * d + 1, c] * m1)
+
+
 class ModelParameters:
     """All arrays the numba core reads; refreshed in place from the register storage."""
 
@@ -106,7 +138,7 @@ class ModelParameters:
         self.flags = np.zeros(1, dtype=np.int64)  # [0]: a receiving driver is not plain hagen
         self.K = np.zeros((2, 2, 128, 256), dtype=np.float32)  # the hot loop runs in float32
         self.v_inf32 = np.zeros(512, dtype=np.float32)
-        self.Kint = np.zeros((2, 2, 128, 256), dtype=np.int64)
+        self.Kint = np.zeros((2, 2, 128, 256), dtype=np.int32)  # |a x K| < 2**31: half the memory
         self.Wrow = np.zeros((2, 256, 256))
         self.Wrow_int = np.zeros((2, 256, 256), dtype=np.int64)
         self.labels = np.zeros((2, 256, 256), dtype=np.int64)
@@ -296,13 +328,13 @@ class ModelParameters:
         sw_inh = _quad_to_columns(cc["enable_synaptic_current_inhibitory"])
         # row mode per row: driver d has rows 2d (bottom) and 2d + 1 (top)
         modes = self._row_modes.reshape(2, 256)  # [h, 2d + top]
-        exc_row = (modes & 1).astype(np.int64)[:, :, None]
-        inh_row = ((modes >> 1) & 1).astype(np.int64)[:, :, None]
+        exc_row = (modes & 1).astype(np.int64)
+        inh_row = ((modes >> 1) & 1).astype(np.int64)
         nc = _fields(storage, "NeuronConfig")
-        en_exc = nc["enable_synaptic_input_excitatory"].astype(np.int64)[:, None, :]
-        en_inh = nc["enable_synaptic_input_inhibitory"].astype(np.int64)[:, None, :]
-        sign = (exc_row * sw_exc[:, None, :] * en_exc - inh_row * sw_inh[:, None, :] * en_inh)
-        self.Wrow_int[:] = sign * weights
+        en_exc = nc["enable_synaptic_input_excitatory"].astype(np.int64).reshape(2, 256)
+        en_inh = nc["enable_synaptic_input_inhibitory"].astype(np.int64).reshape(2, 256)
+        g_exc = g_inh = np.zeros((2, 256))
+        gain = np.zeros((1, 1, 1))
         if not self.ideal:
             h = np.arange(2)[:, None]
             c = np.arange(256)[None, :]
@@ -311,16 +343,10 @@ class ModelParameters:
             dac = dac * idt.syn_dac[quadrant]  # (2, 256)
             g_exc = self._gain_exc.reshape(2, 256) * dac
             g_inh = self._gain_inh.reshape(2, 256) * dac
-            line = (exc_row * sw_exc[:, None, :] * g_exc[:, None, :]
-                    - inh_row * sw_inh[:, None, :] * g_inh[:, None, :])
-            self.Wrow[:] = line * weights * idt.synapse_gain
-        # hagen mode: only address bit 5 reaches the synapses; label 0 or 32 can match
-        for b in (0, 1):
-            match = self.labels == 32 * b
-            m = match.reshape(2, 128, 2, 256)
-            self.Kint[:, b] = (self.Wrow_int.reshape(2, 128, 2, 256) * m).sum(axis=2)
-            if not self.ideal:
-                self.K[:, b] = (self.Wrow.reshape(2, 128, 2, 256) * m).sum(axis=2)
+            gain = idt.synapse_gain
+        _synapse_rows(weights, self.labels, exc_row, inh_row, sw_exc.astype(np.int64),
+                      sw_inh.astype(np.int64), en_exc, en_inh, g_exc, g_inh, gain, self.ideal,
+                      self.Wrow_int, self.Wrow, self.Kint, self.K)
 
     # -- CADC -----------------------------------------------------------------------------------
 
