@@ -868,3 +868,8 @@ def settle(an, storage, t):
         elif h_next >= 0:
             _ppu_action(an, h_next, storage, t_next)
         update_due(an)
+
+
+# The executor's polling loop settles rarely: it calls this out-of-line copy, so that the
+# inlined body is compiled once (into the main loop), not twice.
+settle_out_of_line = njit(cache=True)(settle.py_func)

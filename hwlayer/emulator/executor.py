@@ -480,7 +480,7 @@ def execute(words, start, m, an, fast):
                     break
                 if ok and state[A.ST_DUE] <= deadline:
                     fpga[NOW] = max(fpga[NOW], state[A.ST_DUE])
-                    A.settle(an, storage, fpga[NOW])
+                    A.settle_out_of_line(an, storage, fpga[NOW])
                     continue
                 fpga[NOW] = deadline
                 n_resp = _emit(responses, n_resp, R_TIMEOUT, i)
