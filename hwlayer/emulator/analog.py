@@ -21,7 +21,7 @@ from numba import njit
 
 from hwlayer.regmap import instructions as isa
 from hwlayer.regmap import ppu_program as ppu
-from hwlayer.regmap.registers import QUAD_ENTRY_COLUMN
+from hwlayer.regmap.registers import COLUMN_ENTRY, COLUMN_QUAD, QUAD_ENTRY_COLUMN
 
 
 class AnalogState(NamedTuple):
@@ -679,21 +679,21 @@ def convert_row(an, h, ctype, t):
 
 @njit(cache=True)
 def _reset_masked(V, S, hold, hemi_s, neuron_f, neuron_i, storage, mask_slot, h, t):
-    """Reset every column of hemisphere h whose mask byte (vector layout) is > 0 (signed)."""
-    any_reset = False
-    for q in range(64):
-        word = np.int64(storage[mask_slot + q])
-        if word == 0:
-            continue
-        for e in range(4):
-            byte = (word >> ppu.VECTOR_ENTRY_SHIFT[e]) & 0xFF
-            if 0 < byte < 128:
-                n = h * 256 + QUAD_ENTRY_COLUMN[q, e]
-                if neuron_i[NI_RESET_OK, n]:
-                    V[n] = neuron_f[NF_V_RESET, n]
-                    S[n] = 0
-                    hold[n] = t + neuron_i[NI_REFRACTORY, n]
-                    any_reset = True
+    """Reset every column of hemisphere h whose mask byte (vector layout) is > 0 (signed).
+
+    One branch-free pass over the columns (each reads its byte through the vector layout), so
+    that it vectorises."""
+    any_reset = 0
+    base = h * 256
+    for c in range(256):
+        n = base + c
+        byte = (np.int64(storage[mask_slot + COLUMN_QUAD[c]])
+                >> ppu.VECTOR_ENTRY_SHIFT[COLUMN_ENTRY[c]]) & 0xFF
+        reset = (0 < byte) & (byte < 128) & (neuron_i[NI_RESET_OK, n] != 0)
+        V[n] = neuron_f[NF_V_RESET, n] if reset else V[n]
+        S[n] = 0 if reset else S[n]
+        hold[n] = t + neuron_i[NI_REFRACTORY, n] if reset else hold[n]
+        any_reset |= reset
     if any_reset:
         hemi_s[h, HS_HOLD_ACTIVE] = 1.0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -67,10 +68,7 @@ class Field:
     def _to_stored(self, v: np.ndarray) -> np.ndarray:
         t = v.astype(np.int64) + self.offset
         if self.permutation is not None:
-            p = np.zeros_like(t)
-            for i, src in enumerate(self.permutation):
-                p |= ((t >> src) & 1) << i
-            t = p
+            t = _permutation_table(self.permutation, self.width, False)[t]
         if self.inverted:
             t = t ^ ((1 << self.width) - 1)
         return t
@@ -79,11 +77,23 @@ class Field:
         if self.inverted:
             t = t ^ ((1 << self.width) - 1)
         if self.permutation is not None:
-            p = np.zeros_like(t)
-            for i, src in enumerate(self.permutation):
-                p |= ((t >> i) & 1) << src
-            t = p
+            t = _permutation_table(self.permutation, self.width, True)[t]
         return t - self.offset
+
+
+@cache
+def _permutation_table(permutation: tuple[int, ...], width: int, inverse: bool) -> np.ndarray:
+    """Every value of a permuted field (`width` bits) and its stored form (or, inverse, the way
+    back): one lookup per value instead of a pass per bit. Stored bit i is bit permutation[i]."""
+    t = np.arange(1 << width, dtype=np.int64)
+    out = np.zeros_like(t)
+    for i, src in enumerate(permutation):
+        if inverse:
+            out |= ((t >> i) & 1) << src
+        else:
+            out |= ((t >> src) & 1) << i
+    out.flags.writeable = False
+    return out
 
 
 def bits(word: int, hi: int, lo: int, value_lsb: int = 0) -> Slice:
