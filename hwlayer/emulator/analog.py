@@ -38,7 +38,7 @@ class AnalogState(NamedTuple):
     hemi_f: np.ndarray  # float64 (2, HF_COUNT) per-hemisphere parameters
     neuron_f: np.ndarray  # float64 (NF_COUNT, 512)
     neuron_i: np.ndarray  # int64 (NI_COUNT, 512)
-    r_cache: np.ndarray  # float32 (512,) decay factors of the last step
+    r_cache: np.ndarray  # float32 (512,) the reference event loop's decay factors of its last step
     xbar: np.ndarray  # int64 (76, 2) crossbar (mask, target)
     padi: np.ndarray  # int64 (2, 4) PADI buses accepting SPL1 events
     driver_f: np.ndarray  # float64 (DF_COUNT, 256)
@@ -220,25 +220,6 @@ def _advance_held(V, hold, hemi_s, neuron_f, h, t0, t):
     hemi_s[h, HS_DT_CACHE] = -1.0
 
 
-@njit(cache=True)
-def _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t):
-    """Bring the membranes of hemisphere h to time t (t never decreases)."""
-    t0 = hemi_s[h, HS_T]
-    dt = t - t0
-    if dt <= 0:
-        return
-    hemi_s[h, HS_T] = t
-    if ideal:
-        return
-    if hemi_s[h, HS_HOLD_ACTIVE] != 0.0:
-        _advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
-        return
-    if hemi_s[h, HS_DT_CACHE] != dt:
-        _decay_factors(r_cache, neuron_f, h * 256, dt)
-        hemi_s[h, HS_DT_CACHE] = dt
-    _relax(V, v_inf32, r_cache, h * 256)
-
-
 @njit(cache=True, inline="always")
 def decay_slot(dkey, dtab, dnext, neuron_f, h, dt):
     """The row of the decay table (`AnalogState.dtab`) that holds the 256 float32 decay
@@ -257,13 +238,16 @@ def decay_slot(dkey, dtab, dnext, neuron_f, h, dt):
 
 
 @njit(cache=True, fastmath=True)
-def _advance_table(V, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, h, t):
-    """`_advance` for the analog chip with the decay factors from the table (same numbers)."""
+def _advance(V, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, ideal, h, t):
+    """Bring the membranes of hemisphere h to time t (t never decreases), with the decay
+    factors from the table (`decay_slot`)."""
     t0 = hemi_s[h, HS_T]
     dt = t - t0
     if dt <= 0:
         return
     hemi_s[h, HS_T] = t
+    if ideal:
+        return
     if hemi_s[h, HS_HOLD_ACTIVE] != 0.0:
         _advance_held(V, hold, hemi_s, neuron_f, h, t0, t)
         return
@@ -278,12 +262,8 @@ def _advance_table(V, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, h, t):
 @njit(cache=True, inline="always")
 def advance(an, h, t):
     """Bring the membranes of hemisphere h to time t (t never decreases)."""
-    if an.state[ST_IDEAL] != 0:
-        if t > an.hemi_s[h, HS_T]:
-            an.hemi_s[h, HS_T] = t
-        return
-    _advance_table(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.dkey, an.dtab,
-                   an.dnext, h, t)
+    _advance(an.V, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.dkey, an.dtab, an.dnext,
+             an.state[ST_IDEAL] != 0, h, t)
 
 
 @njit(cache=True)
@@ -346,14 +326,14 @@ def _deliver(V, S, hold, driver_f, driver_i, K, Kint, Wrow, Wrow_int, labels, id
 
 
 @njit(cache=True)
-def _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver_i, routes, K, Kint,
-                Wrow, Wrow_int, labels, ideal, h, bus, row_select, addr, t):
+def _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, driver_f, driver_i,
+                routes, K, Kint, Wrow, Wrow_int, labels, ideal, h, bus, row_select, addr, t):
     """Deliver to the drivers of PADI bus `bus` that accept `row_select` (routes[h, bus, rs]:
     bit j set = driver bus + 4 j has its receiver on and matches under its compare mask)."""
     bits = routes[h, bus, row_select]
     if bits == 0:
         return
-    _advance(V, hold, hemi_s, neuron_f, v_inf32, r_cache, ideal, h, t)
+    _advance(V, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, ideal, h, t)
     j = 0
     while bits:
         if bits & 1:
@@ -387,16 +367,16 @@ def _route(label, xbar, padi, routes, targets):
 
 
 @njit(cache=True)
-def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f, driver_i,
-                routes, K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
+def route_event(V, S, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, xbar, padi, driver_f,
+                driver_i, routes, K, Kint, Wrow, Wrow_int, labels, ideal, label, t):
     """An FPGA spike label through crossbar, PADI bus and row-select to the synapse drivers.
 
     Takes the arrays explicitly (not the bundle): the general path for address forwarding.
     """
     targets = np.empty((8, 3), dtype=np.int64)
     for k in range(_route(label, xbar, padi, routes, targets)):
-        _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, driver_f, driver_i, routes,
-                    K, Kint, Wrow, Wrow_int, labels, ideal, targets[k, 0], targets[k, 1],
+        _to_drivers(V, S, hold, hemi_s, neuron_f, v_inf32, dkey, dtab, dnext, driver_f, driver_i,
+                    routes, K, Kint, Wrow, Wrow_int, labels, ideal, targets[k, 0], targets[k, 1],
                     (label >> isa.LABEL_ROW_SELECT_SHIFT) & isa.LABEL_ROW_SELECT_MASK,
                     label & isa.LABEL_ADDRESS_MASK, t)
 
@@ -504,9 +484,9 @@ def flush_events(an, ev_t, ev_l, start, end):
     ideal = an.state[ST_IDEAL] != 0
     if an.flags[0] != 0:
         for i in range(start, end):
-            route_event(V, S, hold, hemi_s, neuron_f, v_inf32, r_cache, xbar, padi, driver_f,
-                        driver_i, routes, K, Kint, an.Wrow, an.Wrow_int, an.labels, ideal, ev_l[i],
-                        ev_t[i])
+            route_event(V, S, hold, hemi_s, neuron_f, v_inf32, an.dkey, an.dtab, an.dnext, xbar,
+                        padi, driver_f, driver_i, routes, K, Kint, an.Wrow, an.Wrow_int,
+                        an.labels, ideal, ev_l[i], ev_t[i])
     elif ideal:
         _flush_ideal(S, hold, hemi_s, xbar, padi, driver_i, routes, Kint, ev_t, ev_l, start,
                      end)
@@ -523,8 +503,9 @@ def padi_event(an, h, word, t):
     for bus in range(4):
         # a bus that accepts SPL1 (FPGA) events ignores PADI events (mutually exclusive)
         if (word >> bus) & 1 and padi[h, bus] == 0:
-            _to_drivers(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
-                        an.driver_f, an.driver_i, an.routes, an.K, an.Kint, an.Wrow,
+            _to_drivers(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.dkey,
+                        an.dtab, an.dnext, an.driver_f, an.driver_i, an.routes, an.K, an.Kint,
+                        an.Wrow,
                         an.Wrow_int, an.labels, ideal, h, bus,
                         (word >> 22) & 0x1F, (word >> 16) & 0x3F, t)
 

@@ -172,9 +172,9 @@ def _routed(an, fs, label, t):
     for h in range(2):
         _relax_outside(an.V, an.neuron_f, an.v_inf32, h, fs.span[h, 0], fs.span[h, 1],
                        np.int64(an.hemi_s[h, A.HS_T]) - fs.lag[h])
-    A.route_event(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.r_cache, an.xbar,
-                  an.padi, an.driver_f, an.driver_i, an.routes, an.K, an.Kint, an.Wrow,
-                  an.Wrow_int, an.labels, False, label, t)
+    A.route_event(an.V, an.S, an.hold, an.hemi_s, an.neuron_f, an.v_inf32, an.dkey, an.dtab,
+                  an.dnext, an.xbar, an.padi, an.driver_f, an.driver_i, an.routes, an.K, an.Kint,
+                  an.Wrow, an.Wrow_int, an.labels, False, label, t)
     for h in range(2):
         fs.lag[h] = np.int64(an.hemi_s[h, A.HS_T])
 
@@ -229,10 +229,14 @@ def _steps_analog(an, fs, ev_t, ev_l, start, end):
 
 @njit(cache=True)
 def _periodic_tail(ev_t, ev_l, start, end):
-    """(first, period in events, period in cycles) of the longest periodic tail of events
-    [start, end): from `first` on, every event repeats `period` events later with the same label
-    `cycles` later. A MAC entry with num_sends > 1 sweeps the same labels num_sends times.
-    (end, 0, 0) if there is none."""
+    """(first, period in events, period in cycles, repeats) of the longest periodic tail of
+    events [start, end): from `first` on, every event repeats `period` events later with the
+    same label `cycles` later. A MAC entry with num_sends > 1 sweeps the same labels num_sends
+    times. `repeats` is the number of whole periods after the two that run one by one (from
+    which the closed form takes what a period adds); (end, 0, 0, 0) if there are none."""
+    none = (end, 0, 0, 0)
+    if end - start < 6:
+        return none
     label = ev_l[start]
     p = 0
     for i in range(start + 1, end):
@@ -240,15 +244,15 @@ def _periodic_tail(ev_t, ev_l, start, end):
             p = i - start
             break
     if p == 0:
-        return end, 0, 0
+        return none
     cycles = ev_t[start + p] - ev_t[start]
     if cycles <= 0:
-        return end, 0, 0
+        return none
     first = end - p
     while first > start and ev_l[first - 1] == ev_l[first - 1 + p] and \
             ev_t[first - 1 + p] - ev_t[first - 1] == cycles:
         first -= 1
-    return first, p, cycles
+    return first, p, cycles, (end - first) // p - 2
 
 
 @njit(cache=True, fastmath=True)
@@ -287,8 +291,7 @@ def _flush_analog(an, fs, ev_t, ev_l, start, end):
     hemi_s, lag = an.hemi_s, fs.lag
     lag[0] = np.int64(hemi_s[0, A.HS_T])
     lag[1] = np.int64(hemi_s[1, A.HS_T])
-    first, p, cycles = (end, 0, 0) if end - start < 6 else _periodic_tail(ev_t, ev_l, start, end)
-    repeats = (end - first) // p - 2 if p else 0
+    first, p, cycles, repeats = _periodic_tail(ev_t, ev_l, start, end)
     if repeats >= 1:
         _steps_analog(an, fs, ev_t, ev_l, start, first + p)
         if hemi_s[0, A.HS_HOLD_ACTIVE] == 0.0 and hemi_s[1, A.HS_HOLD_ACTIVE] == 0.0:
@@ -329,9 +332,9 @@ def _steps_ideal(an, fs, ev_t, ev_l, start, end):
         if dl_stamp[label] != gen:
             _derive(label, fs, an.xbar, an.padi, an.routes, an.driver_f, True)
         if dl_n[label] < 0:  # more deliveries than the table holds: the reference routing
-            A.route_event(an.V, an.S, an.hold, hemi_s, an.neuron_f, an.v_inf32, an.r_cache,
-                          an.xbar, an.padi, an.driver_f, an.driver_i, an.routes, an.K, Kint,
-                          an.Wrow, an.Wrow_int, an.labels, True, label, t)
+            A.route_event(an.V, an.S, an.hold, hemi_s, an.neuron_f, an.v_inf32, an.dkey,
+                          an.dtab, an.dnext, an.xbar, an.padi, an.driver_f, an.driver_i,
+                          an.routes, an.K, Kint, an.Wrow, an.Wrow_int, an.labels, True, label, t)
             continue
         for k in range(dl_n[label]):
             key = dl_key[label, k]
@@ -357,8 +360,7 @@ def _flush_ideal(an, fs, ev_t, ev_l, start, end):
     exact sum of one period (from the second period run one by one) for the remaining periods
     (identical integers)."""
     hemi_s, S = an.hemi_s, an.S
-    first, p, cycles = (end, 0, 0) if end - start < 6 else _periodic_tail(ev_t, ev_l, start, end)
-    repeats = (end - first) // p - 2 if p else 0
+    first, p, cycles, repeats = _periodic_tail(ev_t, ev_l, start, end)
     if repeats >= 1 and ev_t[first + p] >= an.hold.max():
         _steps_ideal(an, fs, ev_t, ev_l, start, first + p)
         before = S.copy()
