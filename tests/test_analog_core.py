@@ -1,32 +1,29 @@
-"""The analog core's building blocks (docs/performance.md): the libm-free decay, the CADC
-conversion from per-channel source tables, borrowed arrays, and the fast path's label table and
-periodic tails against the reference loop."""
+"""The analog core's building blocks (docs/performance.md): the libm-free decay and soft rails,
+the CADC conversion from per-channel source tables, borrowed arrays and the synapse rows
+(the fast path's label table and periodic tails: tests/test_fast_path.py)."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from driver import EmulatorConnection
-from driver.base_config import hagen_base_configuration
-from driver.mac import MAC
 from hwlayer.emulator import analog as A
 from hwlayer.emulator.borrow import borrow
 
 
 @njit(cache=False)
-def _decays(x):
+def _elementwise(fn, x):
+    """fn (a jitted scalar function of the core) applied to every element of x."""
     out = np.empty_like(x)
     for i in range(x.size):
-        out[i] = A._decay(x[i])
+        out[i] = fn(x[i])
     return out
 
 
 def test_decay_is_exp_to_libm_accuracy():
     x = np.concatenate([np.linspace(0.0, 0.02, 2001), np.linspace(0.01, 70.0, 200001),
                         [0.01, np.nextafter(0.01, 0), 63.999999, 64.0, 1e6]])
-    got, want = _decays(x), np.exp(-x)
+    got, want = _elementwise(A._decay, x), np.exp(-x)
     small = x < 0.01  # the cubic, as since the first model
     assert np.all(np.abs(got[small] - want[small]) < 5e-10)
     mid = (x >= 0.01) & (x < 64)
@@ -130,112 +127,12 @@ def test_borrowed_arrays_share_data_and_nest():
     assert pair[0][0] == 1.0 and list(pair[1]) == [0, 7, 7, 7]
 
 
-# --- fast path: label table across configuration changes, periodic tails ------------------------
-
-def _connections(chip_id, seed):
-    out = []
-    for path in ("fast", "reference"):
-        conn = EmulatorConnection(chip_id, seed=seed, analog_path=path)
-        conn.run(hagen_base_configuration().to_program())
-        out.append(conn)
-    return out
-
-
-def _agreement(pairs):
-    return np.concatenate([np.abs(a.astype(np.int64) - b).ravel() for a, b in pairs])
-
-
-def test_label_table_follows_each_new_configuration():
-    """One connection runs MACs with different weights, shapes and sends in turn; every
-    parameter refresh starts a new generation of the label table."""
-    fast, ref = _connections(0, seed=11)
-    rng = np.random.default_rng(11)
-    pairs = []
-    for n_in, n_out, ns in ((64, 32, 1), (64, 32, 4), (128, 200, 2), (30, 256, 7), (64, 32, 1)):
-        w = rng.integers(-63, 64, (n_in, n_out))
-        x = rng.integers(0, 32, (6, n_in))
-        mac = MAC(w, num_sends=ns)
-        pairs.append((mac.run_tiles(x, fast), mac.run_tiles(x, ref)))
-    d = _agreement(pairs)
-    assert d.max() <= 1 and np.mean(d == 0) >= 0.999
-    assert fast._chip._fast.generation[0] > 5
-
-
-@pytest.mark.parametrize("chip_id", [0, "ideal"])
-def test_periodic_tails_both_hemispheres_many_sends(chip_id):
-    """Two equally long tiles (both hemispheres, SpikePack2) sent 40 times, and a
-    single-hemisphere tile with long waits: the closed-form periods against the reference loop.
-    The outputs (used columns) agree as the fidelity test requires; the unused columns only
-    relax, where the closed form rounds differently from hundreds of float32 steps."""
-    fast, ref = _connections(chip_id, seed=2)
-    rng = np.random.default_rng(2)
-    w = rng.integers(-20, 21, (256, 48))
-    x = rng.integers(0, 6, (5, 256))
-    x[:, 128:] = x[:, :128]  # equal numbers of active inputs on both tiles
-    w1 = rng.integers(-63, 64, (3, 20))
-    x1 = rng.integers(1, 32, (7, 3))
-    used, every = [], []
-    for mac, xs in ((MAC(w, num_sends=40, wait_between_events=3), x),
-                    (MAC(w1, num_sends=25, wait_between_events=30), x1)):
-        a, b = (mac.run_tiles(xs, c).astype(np.int64) for c in (fast, ref))
-        d = np.abs(a - b)
-        used.append(d[:, :, :mac.shape[1]].ravel())
-        every.append(d.ravel())
-    used, every = np.concatenate(used), np.concatenate(every)
-    if chip_id == "ideal":
-        assert every.max() == 0  # exact integers: identical
-    else:
-        assert every.max() <= 1
-        assert np.mean(used == 0) >= 0.999 and used.mean() < 0.01
-
-
-@njit(cache=False)
-def _tanhs(y):
-    out = np.empty_like(y)
-    for i in range(y.size):
-        out[i] = A._tanh_positive(y[i])
-    return out
-
-
 def test_soft_rail_tanh_matches_libm():
     y = np.concatenate([np.geomspace(1e-9, 40.0, 100001), [0.005, 0.00500001, 32.0]])
-    assert np.max(np.abs(_tanhs(y) - np.tanh(y))) < 1e-9  # the decay's cubic below 0.01
+    got = _elementwise(A._tanh_positive, y)
+    assert np.max(np.abs(got - np.tanh(y))) < 1e-9  # the decay's cubic below 0.01
     big = y > 0.006
-    assert np.all(np.abs(_tanhs(y[big]) - np.tanh(y[big])) <= 4e-16)
-
-
-def test_a_label_reaching_many_drivers_takes_the_routed_path():
-    """With the row-select compare mask cleared, every receiving driver of a PADI bus accepts
-    every label of it (32 drivers): more than the label table holds, so these events take the
-    reference routing inside the fast path; both paths give the same membranes."""
-    from driver import PlaybackProgramBuilder
-    from driver.containers import Timer
-    from driver.coordinates import TimerOnDLS
-    from driver.mac import spike_label
-    from hwlayer.emulator import fast_path as F
-    from hwlayer.regmap import REGISTERS
-
-    fast, ref = _connections(0, seed=4)
-    rng = np.random.default_rng(4)
-    mac = MAC(rng.integers(-63, 64, (128, 64)))
-    for conn in (fast, ref):
-        mac.run(np.zeros((1, 128), dtype=np.int64), conn)
-    reg = REGISTERS["SynapseDriverConfig"]
-    for conn in (fast, ref):
-        addresses = reg.addresses(hemisphere=0, driver=np.arange(128))
-        fields = reg.layout.decode(conn.shadow.get(addresses))
-        fields["row_address_compare_mask"][:] = 0
-        b = PlaybackProgramBuilder()
-        b.write_omnibus(addresses.ravel(), reg.layout.encode(fields, n=128).ravel())
-        b.write(TimerOnDLS(), Timer())
-        drivers = np.arange(8)
-        b.spikes(1000 + 7 * np.arange(8), spike_label(0, drivers, 20 + drivers))
-        conn.run(b.done())
-    fs = fast._chip._fast
-    labels = spike_label(0, np.arange(8), 20 + np.arange(8))
-    assert (fs.dl_n[labels] == -1).all()  # routed per event, not from the table
-    np.testing.assert_allclose(fast._chip.V, ref._chip.V, atol=1e-3)
-    assert fs.counts[F.N_FAST] > 0
+    assert np.all(np.abs(got[big] - np.tanh(y[big])) <= 4e-16)
 
 
 @settings(max_examples=15, deadline=None)
